@@ -1,0 +1,1 @@
+//! Internal-usage detection (owned by the config helper).

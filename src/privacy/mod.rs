@@ -1,0 +1,1 @@
+//! Privacy scrubbing (owned by the privacy helper).
