@@ -1,1 +1,532 @@
-//! Privacy scrubbing (owned by the privacy helper).
+//! Privacy scrubbing: what is sent never holds a secret, a name, an address or a
+//! user's path, and still reads.
+//!
+//! Every envelope item passes through the crate's transport-level gate, which
+//! scrubs it with the rules below before anything leaves the process. The same
+//! rules are available to other packages as [`scrub_str`], [`sanitize_path`] and
+//! [`is_sensitive_key`].
+//!
+//! # Keys
+//!
+//! A key (field, tag, extra, context or span-data name) is split into tokens on
+//! `_`, `-`, `.`, spaces, every other non-alphanumeric character, and camelCase
+//! boundaries (acronyms included: `XApiKey` is `x api key`), then matched **by whole
+//! tokens** against a denylist: the seed's `password`, `secret`, `token`, `api_key`,
+//! `authorization`, `cookie`, `session`, `email`, `phone`, `address`, `ssn`,
+//! `credit_card`, plus `passwd`, `pwd`, `passphrase`, `auth`, `credential(s)`,
+//! `private_key`, `access_key`, `bearer`, `otp`, `jwt`, `csrf`, `xsrf`, `sid`,
+//! `set_cookie`, `ip`, `ip_address`, `x_forwarded_for`, `remote_addr`, `iban`,
+//! `cvv`, `username`, `hostname`, and spellings without separators (`apikey`,
+//! `sessionid`, …). A sensitive key keeps its name and its value, whatever its
+//! type, becomes `"[Filtered]"`.
+//!
+//! - Whole tokens: `author`, `authenticated`, `tokenizer` and `oauth_provider` are
+//!   not sensitive (`oauth` is its own token, not `auth`); `authToken`,
+//!   `oauth_token` and `clientSecret` are.
+//! - **Counts are not secrets**: `session`, `sessions`, `token` or `tokens` next to
+//!   a measure word (count, total, num, number, duration, ms, secs, seconds, len,
+//!   length, size, limit, max, min, avg, used, remaining, ttl, timeout) is not a
+//!   hit, so `session_count`, `session_duration_s`, `num_sessions`, `max_tokens`
+//!   and `token_count` are sent; so are LLM usage counts (`prompt_tokens`,
+//!   `completion_tokens`). `session_id`, `sessionToken` and `session_key` are
+//!   filtered. The crate's own `session_id` tag is exempt by name, not by this rule.
+//!
+//! # Values
+//!
+//! Every string that is sent goes through these rules, in this order; each
+//! replacement is a typed marker, so the event still reads:
+//!
+//! | what | becomes |
+//! |---|---|
+//! | PEM private key block (also truncated) | `[private-key]` |
+//! | URL user-info, query string, fragment | `https://[Filtered]@host/path?[Filtered]#[Filtered]` |
+//! | JWT (`eyJ….….…`) | `[jwt]` |
+//! | API keys: GitHub `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_`/`github_pat_`, AWS `AKIA`/`ASIA`, Slack `xox?-`, Google `AIza`, `sk-…`, Stripe, GitLab, Hugging Face, npm | `[api-key]` |
+//! | `key=value`, `key: value`, `"key": "value"` with a sensitive key | `key=[Filtered]` |
+//! | `Bearer <token>` | `Bearer [Filtered]` |
+//! | email address | `[email]` |
+//! | user name in a path: `/home/NAME`, `/Users/NAME`, `C:\Users\NAME` (any drive, either slash), `\\?\C:\Users\NAME`, `Documents and Settings`, `/mnt/c/Users/NAME`, `~NAME/` | `/home/<user>/…` |
+//! | the running user's home directory, when it is not of those forms (`/root`, `/var/lib/alice`) | `<home>/…` |
+//! | this machine's host name, then the login name, as whole words | `<host>`, `<user>` |
+//! | IBAN (mod-97 checked) | `[iban]` |
+//! | card number: 13–19 digits, Luhn-checked, card network prefix | `[card]` |
+//! | US SSN `ddd-dd-dddd` | `[ssn]` |
+//! | phone number in international form (`+44 20 7946 0958`) | `[phone]` |
+//! | IPv6 and IPv4 address | `[ip]` |
+//!
+//! Policies:
+//!
+//! - **URLs** keep scheme, host, port and path (useful for debugging, and a user
+//!   name in the path is caught by the other rules); user-info, query and fragment
+//!   are replaced, never kept.
+//! - **Home**: a home of the usual forms (`/home/alice`, `/Users/alice`,
+//!   `C:\Users\alice`) is written `/home/<user>` like any other user's, which keeps
+//!   the OS shape; any other home directory (`/root`, `/var/lib/alice`,
+//!   `D:\Profiles\alice`) becomes `<home>` wherever it is a whole path prefix.
+//!   A home shorter than 3 characters (`/`) is ignored.
+//! - **Login and host names** are replaced as whole words (not next to an ASCII
+//!   letter or digit; `_`, `-` and `.` separate words), case-insensitively, when
+//!   they have 3 characters or more and are not generic account or machine names
+//!   (`root`, `admin`, `runner`, `ubuntu`, `localhost`, …): those identify no one,
+//!   and replacing them would turn `root cause` into `<user> cause`. A dotted host
+//!   name is also matched by its first label.
+//! - **Paths**: a Windows user name with spaces (`C:\Users\John Smith\`) is
+//!   recognised when a separator follows it; `/Users/Shared`, `C:\Users\Public`
+//!   and `C:\Users\Default` are not user names. Crate-relative paths
+//!   (`src/users/mod.rs`) are left alone: only root-level `/home/`, `/Users/`,
+//!   `/var/home/`, `/export/home/` and drive-rooted `Users` count.
+//! - **Whole words**: addresses, card, SSN, phone and IBAN numbers, API keys and
+//!   JWTs are recognised when not glued to letters or digits (`v1.2.3.4` is a
+//!   version, `x4111111111111111` an identifier); emails and URLs wherever they are.
+//! - **Loopback and unspecified addresses** (`127.0.0.1`, `0.0.0.0`, `::1`, `::`)
+//!   are kept: they identify no one and explain "connection refused".
+//! - **Numbers**: versions (`0.49.5`, `1.2.3.4.5`), timestamps, UUIDs, hashes and
+//!   numbers inside words survive; a 13–19 digit number is a card only with a
+//!   card network's first digits and a valid Luhn check digit.
+//!
+//! What survives is as much a contract as what is removed: exception type names,
+//! function and module paths (`std::io::Error`, `openadapt_capture::record::start`),
+//! `file:line` locations, crate- and registry-relative paths, feature names,
+//! versions, OS and architecture names, RFC 3339 timestamps and UUIDs.
+//!
+//! # Cost and safety
+//!
+//! The rules never panic, on any input, and run in linear time: the `regex`
+//! crate never backtracks, and each pass is skipped unless a one-pass byte
+//! profile of the text shows the characters it needs (a digit count, an `@`, a
+//! `/`, …). Text that needs no change is never copied ([`Cow::Borrowed`]). If a
+//! pattern ever failed to compile, every non-empty string would become
+//! `[Filtered]` (fail closed).
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+mod json;
+mod keys;
+mod paths;
+mod values;
+
+use values::{FILTERED, PATTERNS, Profile};
+
+/// Scrub a string with every value rule (see the [module docs](self)), using what
+/// this process can learn about its machine: the running user's home directory,
+/// login name and host name, detected once.
+///
+/// Returns the text unchanged, and without copying it, when nothing matched.
+///
+/// ```
+/// use openadapt_telemetry::privacy::scrub_str;
+///
+/// assert_eq!(
+///     scrub_str("login failed for alice@example.com from 203.0.113.7"),
+///     "login failed for [email] from [ip]"
+/// );
+/// assert_eq!(scrub_str("read /home/alice/notes.txt"), "read /home/<user>/notes.txt");
+/// assert_eq!(scrub_str("GET https://u:pw@api.example.com/v1?token=x"), "GET https://[Filtered]@api.example.com/v1?[Filtered]");
+/// assert_eq!(scrub_str("password=hunter2 retries=3"), "password=[Filtered] retries=3");
+/// // What helps debugging survives.
+/// let kept = "std::io::Error at src/layer.rs:42 (sentry 0.49.5)";
+/// assert_eq!(scrub_str(kept), kept);
+/// ```
+pub fn scrub_str(s: &str) -> Cow<'_, str> {
+    DEFAULT.scrub_str(s, &mut Redactions::default())
+}
+
+/// Replace the user name in a path (`/home/NAME/`, `/Users/NAME/`,
+/// `C:\Users\NAME\`, `~NAME/`, …) with `<user>`, and the running user's home
+/// directory, when it has another form, with `<home>`. Nothing else is changed.
+///
+/// ```
+/// use openadapt_telemetry::privacy::sanitize_path;
+///
+/// assert_eq!(sanitize_path("/Users/john/code/file.py"), "/Users/<user>/code/file.py");
+/// assert_eq!(sanitize_path(r"C:\Users\John Smith\app\main.rs"), r"C:\Users\<user>\app\main.rs");
+/// assert_eq!(sanitize_path("src/layer.rs"), "src/layer.rs");
+/// ```
+pub fn sanitize_path(s: &str) -> Cow<'_, str> {
+    DEFAULT.sanitize_path(s, &mut Redactions::default())
+}
+
+/// Whether a field, tag or header name holds a value that must not be sent:
+/// whole-token match against the denylist after splitting on `_ - .`, spaces and
+/// camelCase (see the [module docs](self)).
+///
+/// ```
+/// use openadapt_telemetry::privacy::is_sensitive_key;
+///
+/// for key in ["apiKey", "X-Api-Key", "user.password", "sessionToken", "clientSecret"] {
+///     assert!(is_sensitive_key(key), "{key}");
+/// }
+/// for key in ["author", "tokenizer", "oauth_provider", "session_count", "feature"] {
+///     assert!(!is_sensitive_key(key), "{key}");
+/// }
+/// ```
+pub fn is_sensitive_key(key: &str) -> bool {
+    keys::is_sensitive(key)
+}
+
+/// The scrubber of this process, built on first use.
+static DEFAULT: LazyLock<Scrubber> = LazyLock::new(|| Scrubber::new(Local::detect()));
+
+/// Identity facts of this machine that must never leave it (injected for tests).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Local {
+    /// The running user's home directory.
+    pub(crate) home: Option<String>,
+    /// The running user's login name.
+    pub(crate) user: Option<String>,
+    /// This machine's host name.
+    pub(crate) host: Option<String>,
+}
+
+impl Local {
+    /// What the running process can learn about itself: the home directory
+    /// ([`dirs::home_dir`]), the login name (`USER`, `USERNAME`, `LOGNAME`) and the
+    /// host name (`/proc/sys/kernel/hostname`, `/etc/hostname`, `HOSTNAME`,
+    /// `COMPUTERNAME`). Reads two small files at most; never fails.
+    pub(crate) fn detect() -> Self {
+        let file = |path: &str| std::fs::read_to_string(path).ok();
+        Self::from_sources(
+            &|name| std::env::var(name).ok(),
+            dirs::home_dir().map(|p| p.to_string_lossy().into_owned()),
+            &file,
+        )
+    }
+
+    /// [`detect`](Self::detect) over injected sources.
+    fn from_sources(
+        env: &dyn Fn(&str) -> Option<String>,
+        home: Option<String>,
+        file: &dyn Fn(&str) -> Option<String>,
+    ) -> Self {
+        let clean = |v: String| {
+            let v = v.trim();
+            (!v.is_empty()).then(|| v.to_owned())
+        };
+        let user = ["USER", "USERNAME", "LOGNAME"]
+            .into_iter()
+            .find_map(|n| env(n).and_then(clean));
+        let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+            .into_iter()
+            .find_map(|p| file(p).and_then(clean))
+            .or_else(|| {
+                ["HOSTNAME", "COMPUTERNAME"]
+                    .into_iter()
+                    .find_map(|n| env(n).and_then(clean))
+            });
+        Self {
+            home: home.and_then(clean),
+            user,
+            host,
+        }
+    }
+}
+
+/// The privacy rules, with this machine's identity compiled in.
+#[derive(Debug)]
+pub(crate) struct Scrubber {
+    home: Option<paths::Finder>,
+    host: Option<paths::Finder>,
+    user: Option<paths::Finder>,
+    /// A pattern failed to compile: every non-empty string becomes `[Filtered]`.
+    broken: bool,
+}
+
+impl Scrubber {
+    /// Compile the rules for this machine.
+    pub(crate) fn new(local: Local) -> Self {
+        let patterns = PATTERNS.as_ref().ok();
+        let mut broken = patterns.is_none();
+        let mut compiled = |built: Option<Result<paths::Finder, regex::Error>>| match built {
+            Some(Ok(re)) => Some(re),
+            Some(Err(_)) => {
+                broken = true;
+                None
+            }
+            None => None,
+        };
+        let home = compiled(
+            local
+                .home
+                .as_deref()
+                .and_then(|h| paths::home_regex(patterns, h)),
+        );
+        let host = compiled(
+            local
+                .host
+                .as_deref()
+                .and_then(|h| paths::words_regex(paths::host_names(h))),
+        );
+        let user = compiled(local.user.as_deref().and_then(|u| paths::words_regex([u])));
+        Self {
+            home,
+            host,
+            user,
+            broken,
+        }
+    }
+
+    /// Scrub one string with every value rule, counting what was replaced.
+    pub(crate) fn scrub_str<'a>(&self, s: &'a str, counts: &mut Redactions) -> Cow<'a, str> {
+        if s.is_empty() {
+            return Cow::Borrowed(s);
+        }
+        let Some(p) = self.patterns() else {
+            counts.bump(Rule::Unscrubbable);
+            return Cow::Owned(FILTERED.to_owned());
+        };
+        let prof = Profile::of(s);
+        let mut out = Cow::Borrowed(s);
+        macro_rules! pass {
+            ($cond:expr, $pass:expr) => {
+                if $cond && let Some(new) = $pass(&*out, &mut *counts) {
+                    out = Cow::Owned(new);
+                }
+            };
+        }
+        let path = prof.slash && paths::maybe_user_path(s);
+        pass!(true, |t, c| values::private_keys(p, t, c));
+        pass!(prof.colons > 0, |t, c| values::urls(p, t, c));
+        pass!(prof.dots >= 2, |t, c| values::jwts(p, t, c));
+        pass!(
+            s.len() >= 14 && (prof.dash || prof.upper >= 4 || s.contains('_')),
+            |t, c| values::api_keys(p, t, c)
+        );
+        pass!(prof.eq || prof.colons > 0, values::pairs);
+        pass!(s.len() >= 15 && values::contains_ci(s, "bearer"), |t, c| {
+            values::bearer(p, t, c)
+        });
+        pass!(prof.at, |t, c| values::emails(p, t, c));
+        pass!(path, |t, c| paths::path_users(p, t, c));
+        pass!(prof.tilde, |t, c| paths::tildes(p, t, c));
+        self.local_passes(&mut out, counts);
+        pass!(
+            prof.digits >= 2 && prof.upper >= 2 && s.len() >= 15,
+            |t, c| values::ibans(p, t, c)
+        );
+        pass!(prof.digits >= 13, |t, c| values::cards(p, t, c));
+        pass!(prof.digits >= 9 && prof.dash, |t, c| values::ssns(p, t, c));
+        pass!(prof.digits >= 9 && prof.plus, |t, c| values::phones(
+            p, t, c
+        ));
+        pass!(prof.colons >= 2 && prof.digits > 0, |t, c| values::ipv6(
+            p, t, c
+        ));
+        pass!(prof.dots >= 3 && prof.digits >= 4, |t, c| values::ipv4(
+            p, t, c
+        ));
+        out
+    }
+
+    /// Replace user names in paths and the running user's home directory.
+    pub(crate) fn sanitize_path<'a>(&self, s: &'a str, counts: &mut Redactions) -> Cow<'a, str> {
+        if s.is_empty() {
+            return Cow::Borrowed(s);
+        }
+        let Some(p) = self.patterns() else {
+            counts.bump(Rule::Unscrubbable);
+            return Cow::Owned(FILTERED.to_owned());
+        };
+        let mut out = Cow::Borrowed(s);
+        let prof = Profile::of(s);
+        if prof.slash
+            && paths::maybe_user_path(s)
+            && let Some(new) = paths::path_users(p, &out, counts)
+        {
+            out = Cow::Owned(new);
+        }
+        if prof.tilde
+            && let Some(new) = paths::tildes(p, &out, counts)
+        {
+            out = Cow::Owned(new);
+        }
+        if let Some(re) = &self.home
+            && let Some(new) = paths::home(re, &out, counts)
+        {
+            out = Cow::Owned(new);
+        }
+        out
+    }
+
+    /// The rules that know this machine: home directory, host name, login name.
+    fn local_passes(&self, out: &mut Cow<'_, str>, counts: &mut Redactions) {
+        type Step = fn(&paths::Finder, &str, &mut Redactions) -> Option<String>;
+        let steps: [(&Option<paths::Finder>, Step); 3] = [
+            (&self.home, paths::home),
+            (&self.host, |re, s, c| {
+                paths::words(re, s, paths::HOST, Rule::HostName, c)
+            }),
+            (&self.user, |re, s, c| {
+                paths::words(re, s, paths::USER, Rule::UserName, c)
+            }),
+        ];
+        for (re, step) in steps {
+            if let Some(re) = re
+                && let Some(new) = step(re, out, counts)
+            {
+                *out = Cow::Owned(new);
+            }
+        }
+    }
+
+    fn patterns(&self) -> Option<&'static values::Patterns> {
+        if self.broken {
+            return None;
+        }
+        PATTERNS.as_ref().ok()
+    }
+}
+
+/// A rule that can redact, for [`Redactions`]. The names are the JSON keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// A value under a sensitive key.
+    Key,
+    /// A field removed whole (`request`, `debug_meta`, user fields but `id`).
+    Removed,
+    /// A user name in a path.
+    PathUser,
+    /// The running user's home directory.
+    Home,
+    /// The login name as a word.
+    UserName,
+    /// The host name as a word.
+    HostName,
+    /// An email address.
+    Email,
+    /// An IPv4 or IPv6 address.
+    Ip,
+    /// A card number.
+    Card,
+    /// A US social security number.
+    Ssn,
+    /// A phone number.
+    Phone,
+    /// An IBAN.
+    Iban,
+    /// A PEM private key block.
+    PrivateKey,
+    /// A bearer token.
+    Bearer,
+    /// A JSON Web Token.
+    Jwt,
+    /// An API key of a known shape.
+    ApiKey,
+    /// A `key=value` pair with a sensitive key.
+    KeyValue,
+    /// URL user-info.
+    UrlUserinfo,
+    /// A URL query string or fragment.
+    UrlQuery,
+    /// A string replaced whole because the rules were unavailable (fail closed).
+    Unscrubbable,
+}
+
+impl Rule {
+    /// Every rule, in the order of [`Redactions`]' storage.
+    pub(crate) const ALL: [Rule; 20] = [
+        Rule::Key,
+        Rule::Removed,
+        Rule::PathUser,
+        Rule::Home,
+        Rule::UserName,
+        Rule::HostName,
+        Rule::Email,
+        Rule::Ip,
+        Rule::Card,
+        Rule::Ssn,
+        Rule::Phone,
+        Rule::Iban,
+        Rule::PrivateKey,
+        Rule::Bearer,
+        Rule::Jwt,
+        Rule::ApiKey,
+        Rule::KeyValue,
+        Rule::UrlUserinfo,
+        Rule::UrlQuery,
+        Rule::Unscrubbable,
+    ];
+
+    /// The rule's name in [`Redactions::to_json`].
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Rule::Key => "key",
+            Rule::Removed => "removed",
+            Rule::PathUser => "path_user",
+            Rule::Home => "home",
+            Rule::UserName => "user_name",
+            Rule::HostName => "host_name",
+            Rule::Email => "email",
+            Rule::Ip => "ip",
+            Rule::Card => "card",
+            Rule::Ssn => "ssn",
+            Rule::Phone => "phone",
+            Rule::Iban => "iban",
+            Rule::PrivateKey => "private_key",
+            Rule::Bearer => "bearer",
+            Rule::Jwt => "jwt",
+            Rule::ApiKey => "api_key",
+            Rule::KeyValue => "key_value",
+            Rule::UrlUserinfo => "url_userinfo",
+            Rule::UrlQuery => "url_query",
+            Rule::Unscrubbable => "unscrubbable",
+        }
+    }
+}
+
+/// Counts of redactions per rule (never the values).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Redactions {
+    counts: [u32; Rule::ALL.len()],
+}
+
+impl Redactions {
+    /// Count one redaction by `rule`.
+    pub(crate) fn bump(&mut self, rule: Rule) {
+        let slot = &mut self.counts[rule as usize];
+        *slot = slot.saturating_add(1);
+    }
+
+    /// The count of `rule`.
+    pub(crate) fn get(&self, rule: Rule) -> u32 {
+        self.counts[rule as usize]
+    }
+
+    /// Whether nothing was redacted.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.counts.iter().all(|c| *c == 0)
+    }
+
+    /// The number of redactions, all rules together.
+    #[allow(
+        dead_code,
+        reason = "part of the gate's API (preview totals); used by tests"
+    )]
+    pub(crate) fn total(&self) -> u64 {
+        self.counts.iter().map(|c| u64::from(*c)).sum()
+    }
+
+    /// Add another item's counts to these.
+    #[allow(
+        dead_code,
+        reason = "part of the gate's API (per-envelope sums); used by tests"
+    )]
+    pub(crate) fn add(&mut self, other: &Redactions) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts) {
+            *a = a.saturating_add(b);
+        }
+    }
+
+    /// The non-zero counts as a JSON object, e.g. `{"email": 2, "path_user": 1}`.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        let map = Rule::ALL
+            .iter()
+            .filter(|r| self.get(**r) > 0)
+            .map(|r| (r.name().to_owned(), serde_json::Value::from(self.get(*r))))
+            .collect();
+        serde_json::Value::Object(map)
+    }
+}
+
+#[cfg(test)]
+mod tests;

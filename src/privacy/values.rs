@@ -1,0 +1,1175 @@
+//! The value rules that need no knowledge of this machine: secrets, contact data,
+//! card numbers, addresses and URLs found in free text.
+//!
+//! Every pass takes the text and returns `None` when it changed nothing (so the
+//! caller keeps borrowing), or the rewritten text. Passes are linear in the text:
+//! regexes (the `regex` crate never backtracks) plus bounded checks around each
+//! match, and a pass that rejects a candidate resumes after it.
+
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::keys;
+use super::{Redactions, Rule};
+
+/// The replacement of a value whose key is sensitive.
+pub(crate) const FILTERED: &str = "[Filtered]";
+
+/// The compiled patterns (all literals; `patterns_compile` proves they compile).
+#[derive(Debug)]
+pub(crate) struct Patterns {
+    pem: Regex,
+    url: Regex,
+    jwt: Regex,
+    api_key: Regex,
+    bearer: Regex,
+    email: Regex,
+    iban: Regex,
+    digit_run: Regex,
+    ssn: Regex,
+    phone: Regex,
+    ipv6: Regex,
+    ipv4: Regex,
+    pub(crate) path_user: Regex,
+    pub(crate) tilde: Regex,
+}
+
+/// The patterns, compiled once. `Err` never happens for these literals (a test
+/// proves it); if it did, the scrubber fails closed (see `Scrubber::scrub_str`).
+pub(crate) static PATTERNS: LazyLock<Result<Patterns, regex::Error>> = LazyLock::new(Patterns::new);
+
+/// A user-name segment of a path: anything but separators, blanks and the
+/// characters that cannot be in a file name or that delimit one in text.
+const NAME: &str = r#"[^/\\\s:*?"'<>|,;()\[\]{}]+"#;
+
+impl Patterns {
+    fn new() -> Result<Self, regex::Error> {
+        let windows_sep = r"(?:\\{1,2}|/)";
+        let path_user = format!(
+            r"(?x)
+            (?:^|[^A-Za-z0-9._~\-])
+            (?:
+                (?:(?:/var|/export)?/home/|/(?:mnt|cygdrive)/[A-Za-z]/(?i:users)/|/(?i:users)/)
+                {NAME}
+              |
+                (?:\\\\\?\\)?[A-Za-z]:{windows_sep}(?i:users|documents\ and\ settings){windows_sep}
+                (?:{NAME}(?:\ {NAME}){{1,3}}{windows_sep}|{NAME})
+            )"
+        );
+        Ok(Self {
+            pem: Regex::new(
+                r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:(?s:.)*?-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:,\-]*)",
+            )?,
+            url: Regex::new(
+                r#"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<userinfo>[^\s/?#@"'<>\[\]]*@)?(?P<rest>[^\s?#"'<>]*)(?P<query>\?[^\s#"'<>]*)?(?P<fragment>#[^\s"'<>]*)?"#,
+            )?,
+            jwt: Regex::new(
+                r"eyJ[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]{2,}(?:\.[A-Za-z0-9_\-]*){1,3}",
+            )?,
+            api_key: Regex::new(
+                r"(?x)
+                gh[pousr]_[A-Za-z0-9]{20,}
+                | github_pat_[A-Za-z0-9_]{20,}
+                | (?:AKIA|ASIA)[A-Z0-9]{16}
+                | xox[abprs]-[A-Za-z0-9\-]{10,}
+                | xapp-[0-9]+-[A-Za-z0-9\-]{10,}
+                | AIza[0-9A-Za-z_\-]{35}
+                | sk-[A-Za-z0-9_\-]{20,}
+                | (?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}
+                | glpat-[A-Za-z0-9_\-]{20,}
+                | hf_[A-Za-z0-9]{30,}
+                | npm_[A-Za-z0-9]{36}",
+            )?,
+            bearer: Regex::new(r"(?i:bearer)[ \t]+(?P<token>[A-Za-z0-9\-._~+/]+=*)")?,
+            email: Regex::new(
+                r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
+            )?,
+            iban: Regex::new(r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?")?,
+            digit_run: Regex::new(r"[0-9]+(?:[ \-][0-9]+)*")?,
+            ssn: Regex::new(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")?,
+            phone: Regex::new(r"\+[1-9][0-9 .\-()]{6,24}")?,
+            ipv6: Regex::new(r"[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[0-9A-Za-z]+)?")?,
+            ipv4: Regex::new(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")?,
+            path_user: Regex::new(&path_user)?,
+            tilde: Regex::new(r"~[A-Za-z_][A-Za-z0-9._\-]{0,31}")?,
+        })
+    }
+}
+
+/// Cheap facts about a text, from one pass over its bytes, that let passes which
+/// cannot match be skipped. Passes only shrink these counts, so the facts about
+/// the original text stay an upper bound.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Profile {
+    pub(crate) digits: usize,
+    pub(crate) dots: usize,
+    pub(crate) colons: usize,
+    pub(crate) at: bool,
+    pub(crate) plus: bool,
+    pub(crate) dash: bool,
+    pub(crate) eq: bool,
+    pub(crate) upper: usize,
+    pub(crate) slash: bool,
+    pub(crate) tilde: bool,
+}
+
+impl Profile {
+    pub(crate) fn of(s: &str) -> Self {
+        let mut p = Self::default();
+        for &b in s.as_bytes() {
+            match b {
+                b'0'..=b'9' => p.digits += 1,
+                b'.' => p.dots += 1,
+                b':' => p.colons += 1,
+                b'@' => p.at = true,
+                b'+' => p.plus = true,
+                b'-' => p.dash = true,
+                b'=' => p.eq = true,
+                b'/' | b'\\' => p.slash = true,
+                b'~' => p.tilde = true,
+                b'A'..=b'Z' => p.upper += 1,
+                _ => {}
+            }
+        }
+        p
+    }
+}
+
+/// Whether `haystack` contains `needle` (ASCII, lower case), ignoring ASCII case.
+pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
+    let n = needle.as_bytes();
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    let h = haystack.as_bytes();
+    h.iter().enumerate().any(|(i, b)| {
+        b.to_ascii_lowercase() == first
+            && h.get(i + 1..i + n.len())
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(rest))
+    })
+}
+
+/// Builds the rewritten text lazily: nothing is allocated until the first
+/// replacement.
+pub(crate) struct Rewriter<'h> {
+    src: &'h str,
+    out: Option<String>,
+    last: usize,
+}
+
+impl<'h> Rewriter<'h> {
+    pub(crate) fn new(src: &'h str) -> Self {
+        Self {
+            src,
+            out: None,
+            last: 0,
+        }
+    }
+
+    /// Replace `range` (in order, after earlier replacements; otherwise ignored).
+    pub(crate) fn replace(&mut self, range: Range<usize>, with: &str) -> bool {
+        let Some(before) = self.src.get(self.last..range.start) else {
+            return false;
+        };
+        if range.end < range.start || !self.src.is_char_boundary(range.end) {
+            return false;
+        }
+        let out = self
+            .out
+            .get_or_insert_with(|| String::with_capacity(self.src.len()));
+        out.push_str(before);
+        out.push_str(with);
+        self.last = range.end;
+        true
+    }
+
+    /// Where the next replacement may start.
+    pub(crate) fn position(&self) -> usize {
+        self.last
+    }
+
+    pub(crate) fn finish(self) -> Option<String> {
+        let mut out = self.out?;
+        out.push_str(self.src.get(self.last..).unwrap_or_default());
+        Some(out)
+    }
+}
+
+/// The byte before `i`, if any.
+pub(crate) fn before(s: &str, i: usize) -> Option<u8> {
+    i.checked_sub(1).and_then(|j| s.as_bytes().get(j).copied())
+}
+
+/// The byte at `i`, if any.
+pub(crate) fn at(s: &str, i: usize) -> Option<u8> {
+    s.as_bytes().get(i).copied()
+}
+
+/// A byte that continues a word (ASCII letters, digits, `_`).
+pub(crate) fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn word_before(s: &str, i: usize) -> bool {
+    before(s, i).is_some_and(is_word)
+}
+
+fn word_at(s: &str, i: usize) -> bool {
+    at(s, i).is_some_and(is_word)
+}
+
+/// Replace every match of `re` that `accept` approves with `marker`, counting
+/// each under `rule`.
+fn replace_simple(
+    s: &str,
+    re: &Regex,
+    marker: &str,
+    rule: Rule,
+    counts: &mut Redactions,
+    mut accept: impl FnMut(&str, Range<usize>) -> bool,
+) -> Option<String> {
+    let mut w = Rewriter::new(s);
+    for m in re.find_iter(s) {
+        if accept(s, m.range()) && w.replace(m.range(), marker) {
+            counts.bump(rule);
+        }
+    }
+    w.finish()
+}
+
+/// PEM private key blocks (also truncated ones without their END line).
+pub(crate) fn private_keys(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    if !s.contains("PRIVATE KEY") {
+        return None;
+    }
+    replace_simple(
+        s,
+        &p.pem,
+        "[private-key]",
+        Rule::PrivateKey,
+        counts,
+        |_, _| true,
+    )
+}
+
+/// URLs keep scheme, host, port and path; user-info becomes `[Filtered]@`, the
+/// query `?[Filtered]` and the fragment `#[Filtered]`.
+pub(crate) fn urls(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    if !s.contains("://") {
+        return None;
+    }
+    let mut w = Rewriter::new(s);
+    for caps in p.url.captures_iter(s) {
+        let parts = [
+            (caps.name("userinfo"), "[Filtered]@", Rule::UrlUserinfo),
+            (caps.name("query"), "?[Filtered]", Rule::UrlQuery),
+            (caps.name("fragment"), "#[Filtered]", Rule::UrlQuery),
+        ];
+        for (part, marker, rule) in parts {
+            if let Some(m) = part
+                && m.as_str() != marker
+                && m.len() > 1
+                && w.replace(m.range(), marker)
+            {
+                counts.bump(rule);
+            }
+        }
+    }
+    w.finish()
+}
+
+/// JSON Web Tokens.
+pub(crate) fn jwts(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    if !s.contains("eyJ") {
+        return None;
+    }
+    replace_simple(s, &p.jwt, "[jwt]", Rule::Jwt, counts, |s, r| {
+        !word_before(s, r.start)
+    })
+}
+
+/// Well-known API key and token shapes (GitHub, AWS, Slack, Google, OpenAI and
+/// Anthropic `sk-…`, Stripe, GitLab, Hugging Face, npm).
+pub(crate) fn api_keys(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    if s.len() < 14 {
+        return None;
+    }
+    replace_simple(s, &p.api_key, "[api-key]", Rule::ApiKey, counts, |s, r| {
+        let text = &s[r.clone()];
+        if word_before(s, r.start) || word_at(s, r.end) {
+            return false;
+        }
+        // `sk-` is short: require the mix of letters and digits of a real key.
+        !text.starts_with("sk-")
+            || (text.bytes().any(|b| b.is_ascii_digit())
+                && text.bytes().any(|b| b.is_ascii_alphabetic()))
+    })
+}
+
+/// `Bearer <token>` becomes `Bearer [Filtered]` (the word keeps its case). Prose
+/// such as "bearer authentication" survives: a token has 8 or more characters and
+/// a digit or a symbol, or 24 or more characters.
+pub(crate) fn bearer(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let mut w = Rewriter::new(s);
+    for caps in p.bearer.captures_iter(s) {
+        let (Some(all), Some(token)) = (caps.get(0), caps.name("token")) else {
+            continue;
+        };
+        let t = token.as_str();
+        let tokenish = t.len() >= 24
+            || t.bytes()
+                .any(|b| b.is_ascii_digit() || b"-._~+/=".contains(&b));
+        if t.len() >= 8
+            && tokenish
+            && !word_before(s, all.start())
+            && w.replace(token.range(), FILTERED)
+        {
+            counts.bump(Rule::Bearer);
+        }
+    }
+    w.finish()
+}
+
+/// Email addresses.
+pub(crate) fn emails(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    replace_simple(s, &p.email, "[email]", Rule::Email, counts, |_, _| true)
+}
+
+/// IBANs (mod-97 checked). A candidate that fails is retried without its last
+/// space-separated group (`GB82WEST12345698765432 ABCD` still holds an IBAN).
+pub(crate) fn ibans(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let mut w = Rewriter::new(s);
+    for m in p.iban.find_iter(s) {
+        if word_before(s, m.start()) {
+            continue;
+        }
+        let mut text = m.as_str();
+        loop {
+            let end = m.start() + text.len();
+            if !word_at(s, end) && iban_valid(text) {
+                if w.replace(m.start()..end, "[iban]") {
+                    counts.bump(Rule::Iban);
+                }
+                break;
+            }
+            match text.rfind(' ') {
+                Some(space) if space >= 15 => text = &text[..space],
+                _ => break,
+            }
+        }
+    }
+    w.finish()
+}
+
+/// Whether `text` (spaces allowed) is an IBAN: 15 to 34 characters, mod 97 = 1.
+pub(crate) fn iban_valid(text: &str) -> bool {
+    let compact: Vec<u8> = text.bytes().filter(|b| *b != b' ').collect();
+    if !(15..=34).contains(&compact.len()) {
+        return false;
+    }
+    let (head, tail) = compact.split_at(4);
+    let mut rem: u32 = 0;
+    for &b in tail.iter().chain(head) {
+        let v = match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            b'A'..=b'Z' => u32::from(b - b'A') + 10,
+            _ => return false,
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
+    }
+    rem == 1
+}
+
+/// Card numbers: 13 to 19 digits, alone or in groups of 3 or more separated by one
+/// space or dash, with a card network's first digits (2221–2720, 3, 4, 5, 6) and a
+/// valid Luhn check digit.
+pub(crate) fn cards(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let mut w = Rewriter::new(s);
+    let bytes = s.as_bytes();
+    for m in p.digit_run.find_iter(s) {
+        let r = m.range();
+        // Not part of a word, a decimal number or a dotted version.
+        if word_before(s, r.start) || word_at(s, r.end) || before(s, r.start) == Some(b'.') {
+            continue;
+        }
+        if at(s, r.end) == Some(b'.') && at(s, r.end + 1).is_some_and(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // The digit groups of the run, as byte ranges.
+        let mut groups: Vec<Range<usize>> = Vec::new();
+        let mut start = r.start;
+        for i in r.clone() {
+            if !bytes[i].is_ascii_digit() {
+                groups.push(start..i);
+                start = i + 1;
+            }
+        }
+        groups.push(start..r.end);
+        let mut i = 0;
+        while i < groups.len() {
+            let mut digits = 0;
+            let mut found = None;
+            for j in i..groups.len() {
+                let len = groups[j].len();
+                if groups.len() > 1 && len < 3 {
+                    break;
+                }
+                digits += len;
+                if digits > 19 {
+                    break;
+                }
+                if digits >= 13 && card_valid(&s[groups[i].start..groups[j].end]) {
+                    found = Some(j);
+                    break;
+                }
+            }
+            match found {
+                Some(j) => {
+                    if w.replace(groups[i].start..groups[j].end, "[card]") {
+                        counts.bump(Rule::Card);
+                    }
+                    i = j + 1;
+                }
+                None => i += 1,
+            }
+        }
+    }
+    w.finish()
+}
+
+/// Whether `text` (digits with spaces or dashes) is a plausible card number.
+pub(crate) fn card_valid(text: &str) -> bool {
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect();
+    if !(13..=19).contains(&digits.len()) {
+        return false;
+    }
+    let network = match digits[0] {
+        3..=6 => true,
+        2 => {
+            let prefix = digits[..4]
+                .iter()
+                .fold(0u32, |acc, d| acc * 10 + u32::from(*d));
+            (2221..=2720).contains(&prefix)
+        }
+        _ => false,
+    };
+    network && luhn(&digits)
+}
+
+/// The Luhn check over decimal digits.
+pub(crate) fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// US Social Security numbers `ddd-dd-dddd` (area not 000, 666 or 9xx; group not
+/// 00; serial not 0000).
+pub(crate) fn ssns(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    replace_simple(s, &p.ssn, "[ssn]", Rule::Ssn, counts, |s, r| {
+        if word_before(s, r.start) || word_at(s, r.end) {
+            return false;
+        }
+        if before(s, r.start) == Some(b'-')
+            || (at(s, r.end) == Some(b'-') && at(s, r.end + 1).is_some_and(|b| b.is_ascii_digit()))
+        {
+            return false;
+        }
+        let t = &s.as_bytes()[r];
+        let area = &t[0..3];
+        area != b"000"
+            && area != b"666"
+            && area[0] != b'9'
+            && &t[4..6] != b"00"
+            && &t[7..11] != b"0000"
+    })
+}
+
+/// Phone numbers in international form: `+`, then 9 to 15 digits in groups
+/// separated by spaces, dots, dashes or parentheses.
+pub(crate) fn phones(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let mut w = Rewriter::new(s);
+    for m in p.phone.find_iter(s) {
+        if word_before(s, m.start()) {
+            continue;
+        }
+        // Trim what cannot end a number.
+        let text = m.as_str().trim_end_matches(|c: char| !c.is_ascii_digit());
+        let end = m.start() + text.len();
+        if word_at(s, end) {
+            continue;
+        }
+        let digits = text.bytes().filter(u8::is_ascii_digit).count();
+        if (9..=15).contains(&digits) && w.replace(m.start()..end, "[phone]") {
+            counts.bump(Rule::Phone);
+        }
+    }
+    w.finish()
+}
+
+/// IPv6 addresses (with a digit, so that Rust paths such as `Add::add` survive),
+/// except `::` and the loopback `::1`. A trailing `:` or `.` (`addr fe80::1: down`)
+/// is not part of the address.
+pub(crate) fn ipv6(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let mut w = Rewriter::new(s);
+    for m in p.ipv6.find_iter(s) {
+        let text = m.as_str().trim_end_matches([':', '.']);
+        let r = m.start()..m.start() + text.len();
+        if text.is_empty()
+            || word_before(s, r.start)
+            || word_at(s, r.end)
+            || before(s, r.start) == Some(b':')
+        {
+            continue;
+        }
+        let addr = text.split('%').next().unwrap_or_default();
+        if !addr.bytes().any(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let public = addr
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|ip| !ip.is_unspecified() && !ip.is_loopback());
+        if public && w.replace(r, "[ip]") {
+            counts.bump(Rule::Ip);
+        }
+    }
+    w.finish()
+}
+
+/// IPv4 addresses, except loopback (127/8) and `0.0.0.0`. Dotted numbers with more
+/// than four parts (versions) and numbers inside words survive.
+pub(crate) fn ipv4(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    replace_simple(s, &p.ipv4, "[ip]", Rule::Ip, counts, |s, r| {
+        if word_before(s, r.start) || word_at(s, r.end) || before(s, r.start) == Some(b'.') {
+            return false;
+        }
+        if at(s, r.end) == Some(b'.') && at(s, r.end + 1).is_some_and(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        match s[r].parse::<std::net::Ipv4Addr>() {
+            Ok(ip) => !ip.is_loopback() && !ip.is_unspecified(),
+            Err(_) => false,
+        }
+    })
+}
+
+/// Words that introduce a credential after `Authorization:` and its kin.
+const AUTH_SCHEMES: &[&str] = &["bearer", "basic", "token", "digest", "negotiate", "ntlm"];
+
+/// Keys whose unquoted value runs to the end of the line (`Cookie: a=b; c=d`).
+fn whole_line_key(key: &str) -> bool {
+    keys::tokens(key).any(|t| {
+        ["cookie", "setcookie", "authorization"]
+            .iter()
+            .any(|w| t.eq_ignore_ascii_case(w))
+    })
+}
+
+/// `key=value`, `key: value`, `"key": "value"` (also with `\"` escapes and
+/// `Some("…")`) whose key is sensitive: the value becomes `[Filtered]`, quotes kept.
+pub(crate) fn pairs(s: &str, counts: &mut Redactions) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut w = Rewriter::new(s);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b != b'=' && b != b':' {
+            i += 1;
+            continue;
+        }
+        let op = i;
+        i += 1;
+        if b == b':'
+            && (at(s, op + 1) == Some(b':')
+                || before(s, op) == Some(b':')
+                || s[op..].starts_with("://"))
+        {
+            continue;
+        }
+        if b == b'=' && (at(s, op + 1) == Some(b'=') || before(s, op) == Some(b'=')) {
+            continue;
+        }
+        if op < w.position() {
+            continue;
+        }
+        let Some(key) = key_before(s, op) else {
+            continue;
+        };
+        if !keys::is_sensitive(key) {
+            continue;
+        }
+        if let Some(value) = value_after(s, op + 1, whole_line_key(key)) {
+            let text = &s[value.clone()];
+            if text != FILTERED && !text.starts_with('[') && w.replace(value.clone(), FILTERED) {
+                counts.bump(Rule::KeyValue);
+            }
+            i = i.max(value.end);
+        }
+    }
+    w.finish()
+}
+
+/// The key that ends just before the operator at `op`, if any: a quoted key
+/// (`"key"`, `'key'`, `\"key\"`) or a run of key characters, at most 64 bytes.
+fn key_before(s: &str, op: usize) -> Option<&str> {
+    const MAX: usize = 64;
+    let bytes = s.as_bytes();
+    let mut end = op;
+    while end > 0 && end + 4 > op && matches!(bytes[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    let last = *bytes.get(end.checked_sub(1)?)?;
+    if last == b'"' || last == b'\'' {
+        let close = end - 1;
+        let mut start = close;
+        while start > 0 && close - start <= MAX {
+            let c = bytes[start - 1];
+            if c == last || c == b'\n' {
+                break;
+            }
+            start -= 1;
+        }
+        if start == 0 || bytes[start - 1] != last || close - start > MAX {
+            return None;
+        }
+        return s.get(start..close);
+    }
+    let mut start = end;
+    while start > 0 && end - start < MAX && is_key_byte(bytes[start - 1]) {
+        start -= 1;
+    }
+    if start == end {
+        return None;
+    }
+    s.get(start..end)
+}
+
+fn is_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
+}
+
+/// The value that starts after the operator (blanks skipped): the inside of quotes,
+/// or an unquoted run; `Some("…")` and `Bearer …` are understood. With
+/// `whole_line`, an unquoted value runs to the end of the line.
+fn value_after(s: &str, from: usize, whole_line: bool) -> Option<Range<usize>> {
+    let bytes = s.as_bytes();
+    let mut i = from;
+    while i < bytes.len() && i < from + 4 && matches!(bytes[i], b' ' | b'\t') {
+        i += 1;
+    }
+    let rest = s.get(i..)?;
+    if let Some(inner) = rest.strip_prefix("\\\"") {
+        let len = inner.find("\\\"").unwrap_or_else(|| line_len(inner));
+        return Some(i + 2..i + 2 + len);
+    }
+    for quote in ['"', '\''] {
+        let inner = rest.strip_prefix(quote).or_else(|| {
+            rest.strip_prefix("Some(")
+                .and_then(|r| r.strip_prefix(quote))
+        });
+        if let Some(inner) = inner {
+            let start = s.len() - inner.len();
+            return Some(start..start + quoted_len(inner, quote));
+        }
+    }
+    if whole_line {
+        let len = line_len(rest);
+        let trimmed = rest[..len].trim_end().len();
+        return (trimmed > 0).then_some(i..i + trimmed);
+    }
+    let mut len = unquoted_len(rest);
+    if len == 0 {
+        return None;
+    }
+    // `Bearer abc`, `Basic abc`: take the credential after the scheme word too.
+    if AUTH_SCHEMES
+        .iter()
+        .any(|w| rest[..len].eq_ignore_ascii_case(w))
+    {
+        let after = &rest[len..];
+        let blanks = after.len() - after.trim_start_matches([' ', '\t']).len();
+        let next = unquoted_len(&after[blanks..]);
+        if blanks > 0 && next > 0 {
+            len += blanks + next;
+        }
+    }
+    Some(i..i + len)
+}
+
+/// The length of a quoted value up to its closing quote (backslash escapes
+/// honoured), or to the end of the line if it is not closed.
+fn quoted_len(inner: &str, quote: char) -> usize {
+    let mut escaped = false;
+    for (i, c) in inner.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '\n' => return i,
+            c if c == quote => return i,
+            _ => {}
+        }
+    }
+    inner.len()
+}
+
+fn line_len(text: &str) -> usize {
+    text.find(['\n', '\r']).unwrap_or(text.len())
+}
+
+fn unquoted_len(text: &str) -> usize {
+    text.find(|c: char| c.is_whitespace() || ",;&\"'<>(){}[]".contains(c))
+        .unwrap_or(text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn patterns() -> &'static Patterns {
+        match &*PATTERNS {
+            Ok(p) => p,
+            Err(e) => panic!("patterns do not compile: {e}"),
+        }
+    }
+
+    type Pass = fn(&Patterns, &str, &mut Redactions) -> Option<String>;
+
+    /// Run one pass over each case; `None` expected means "unchanged".
+    fn table(pass: Pass, rule: Rule, cases: &[(&str, Option<&str>)]) {
+        for (input, want) in cases {
+            let mut counts = Redactions::default();
+            let got = pass(patterns(), input, &mut counts);
+            assert_eq!(got.as_deref(), *want, "input {input:?}");
+            assert_eq!(
+                counts.get(rule) > 0,
+                want.is_some(),
+                "count for {input:?}: {counts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn patterns_compile() {
+        assert!(PATTERNS.is_ok(), "{:?}", PATTERNS.as_ref().err());
+    }
+
+    #[test]
+    fn private_key_rule() {
+        let pem = "key:\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\nabc+/=\n-----END RSA PRIVATE KEY-----\nafter";
+        let truncated = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nMIIEvQ";
+        let openssh = "-----BEGIN OPENSSH PRIVATE KEY-----\\nb3BlbnNzaC1rZXktdjEA\\n-----END OPENSSH PRIVATE KEY-----";
+        table(
+            private_keys,
+            Rule::PrivateKey,
+            &[
+                (pem, Some("key:\n[private-key]\nafter")),
+                (truncated, Some("[private-key]")),
+                (openssh, Some("[private-key]")),
+                (
+                    "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
+                    None,
+                ),
+                ("-----BEGIN CERTIFICATE-----", None),
+                ("no key here", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn url_rule() {
+        table(
+            urls,
+            Rule::UrlUserinfo,
+            &[
+                (
+                    "see https://u:p@host/a?token=x",
+                    Some("see https://[Filtered]@host/a?[Filtered]"),
+                ),
+                (
+                    "postgres://admin:hunter2@db.internal:5432/app",
+                    Some("postgres://[Filtered]@db.internal:5432/app"),
+                ),
+                (
+                    "dsn https://abc123@o1.ingest.sentry.io/42",
+                    Some("dsn https://[Filtered]@o1.ingest.sentry.io/42"),
+                ),
+                ("https://[Filtered]@host/a", None),
+            ],
+        );
+        table(
+            urls,
+            Rule::UrlQuery,
+            &[
+                (
+                    "GET https://api.example.com/v1/items?page=2&key=abc#frag failed",
+                    Some("GET https://api.example.com/v1/items?[Filtered]#[Filtered] failed"),
+                ),
+                ("https://host/a?", None),
+                ("https://host/a?[Filtered]", None),
+                ("https://crates.io/crates/sentry", None),
+                ("file:///home/x/code/main.rs", None),
+                ("no url: here", None),
+                ("https://host/path@v2/x", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn jwt_rule() {
+        let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        table(
+            jwts,
+            Rule::Jwt,
+            &[
+                (&format!("token {jwt} expired"), Some("token [jwt] expired")),
+                (&format!("({jwt})"), Some("([jwt])")),
+                ("eyJhbGciOiJIUzI1NiJ9 alone", None),
+                ("keyJunk.abc.def", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn api_key_rule() {
+        table(
+            api_keys,
+            Rule::ApiKey,
+            &[
+                (
+                    "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+                    Some("[api-key]"),
+                ),
+                (
+                    "token gho_16C7e42F292c6912E7710c838347Ae178B4a end",
+                    Some("token [api-key] end"),
+                ),
+                (
+                    "github_pat_11ABCDEFG0abcdefghij_KLMNOPQRSTUVWXYZ0123456789abcdef",
+                    Some("[api-key]"),
+                ),
+                ("aws AKIAIOSFODNN7EXAMPLE here", Some("aws [api-key] here")),
+                ("ASIAY34FZKBOKMUTVV7A", Some("[api-key]")),
+                (
+                    "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
+                    Some("[api-key]"),
+                ),
+                ("xoxp-1234567890-abcdefghij", Some("[api-key]")),
+                (
+                    "key=AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
+                    Some("key=[api-key]"),
+                ),
+                ("sk-proj-abc123DEF456ghi789JKL012mno345", Some("[api-key]")),
+                (
+                    "sk-ant-api03-abcdEFGH1234ijklMNOP5678-qrst",
+                    Some("[api-key]"),
+                ),
+                ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", Some("[api-key]")),
+                ("glpat-xxxxxxxxxxxxxxxxxxxx1", Some("[api-key]")),
+                ("hf_abcdefghijklmnopqrstuvwxyzABCDEFGH", Some("[api-key]")),
+                ("AKIAIOSFODNN7EXAMPLEXX", None),
+                ("task-scheduler-worker-pool-size", None),
+                ("sk-learn-is-a-python-library-name", None),
+                ("the ghp_ prefix", None),
+                ("myAKIAIOSFODNN7EXAMPLE", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn bearer_rule() {
+        table(
+            bearer,
+            Rule::Bearer,
+            &[
+                (
+                    "Authorization: Bearer abc.def-ghi_123",
+                    Some("Authorization: Bearer [Filtered]"),
+                ),
+                ("bearer 0123456789abcdef", Some("bearer [Filtered]")),
+                (
+                    "BEARER aaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                    Some("BEARER [Filtered]"),
+                ),
+                ("missing bearer authentication", None),
+                ("Bearer [Filtered]", None),
+                ("Bearer short1", None),
+                ("tokenbearer 0123456789abc", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn email_rule() {
+        table(
+            emails,
+            Rule::Email,
+            &[
+                ("mail alice@example.com now", Some("mail [email] now")),
+                ("<first.last+tag@mail.co.uk>", Some("<[email]>")),
+                ("a@b.io,c@d.org", Some("[email],[email]")),
+                ("openadapt-capture@0.1.0", None),
+                ("sentry-core@0.49.5", None),
+                ("user@localhost", None),
+                ("@ alone", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn iban_rule() {
+        table(
+            ibans,
+            Rule::Iban,
+            &[
+                (
+                    "pay DE89 3704 0044 0532 0130 00 today",
+                    Some("pay [iban] today"),
+                ),
+                ("GB82WEST12345698765432", Some("[iban]")),
+                ("FR1420041010050500013M02606", Some("[iban]")),
+                ("DE89 3704 0044 0532 0130 01", None),
+                ("AB12CDEF34567890ABCD", None),
+                ("X86_64", None),
+                ("GB82WEST12345698765432 ABCD", Some("[iban] ABCD")),
+                ("BE68 5390 0754 7034 ABCD", Some("[iban] ABCD")),
+                ("BE68539007547034", Some("[iban]")),
+            ],
+        );
+    }
+
+    #[test]
+    fn card_rule() {
+        table(
+            cards,
+            Rule::Card,
+            &[
+                ("card 4111 1111 1111 1111 ok", Some("card [card] ok")),
+                ("4111-1111-1111-1111", Some("[card]")),
+                ("4111111111111111", Some("[card]")),
+                ("amex 3782 822463 10005", Some("amex [card]")),
+                (
+                    "5555555555554444 and 2223003122003222",
+                    Some("[card] and [card]"),
+                ),
+                ("4242424242424242 then 2024", Some("[card] then 2024")),
+                ("4111 1111 1111 1111 2024", Some("[card] 2024")),
+                // Luhn fails: an order number
+                ("order 4111111111111112", None),
+                ("order 1234567812345678", None),
+                // no card network
+                ("1705312200123456789", None),
+                ("ts 1705312200123", None),
+                ("1234567", None),
+                ("4242", None),
+                ("0.4111111111111111", None),
+                ("4111111111111111.5", None),
+                ("x4111111111111111", None),
+                ("550e8400-e29b-41d4-a716-446655440000", None),
+                ("2024-01-15T10:30:00Z", None),
+                ("1 2 3 4 5 6 7 8 9 10 11 12 13 14", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn luhn_and_card_checks() {
+        assert!(luhn(&[7, 9, 9, 2, 7, 3, 9, 8, 7, 1, 3]));
+        assert!(!luhn(&[7, 9, 9, 2, 7, 3, 9, 8, 7, 1, 4]));
+        assert!(card_valid("4111 1111 1111 1111"));
+        assert!(!card_valid("4111 1111 1111"));
+        assert!(!card_valid("0000000000000000"));
+        assert!(!card_valid("2000000000000008"));
+    }
+
+    #[test]
+    fn ssn_rule() {
+        table(
+            ssns,
+            Rule::Ssn,
+            &[
+                ("ssn 123-45-6789.", Some("ssn [ssn].")),
+                ("078-05-1120", Some("[ssn]")),
+                ("000-12-3456", None),
+                ("666-12-3456", None),
+                ("923-12-3456", None),
+                ("123-00-4567", None),
+                ("123-45-0000", None),
+                ("2024-01-1234", None),
+                ("1123-45-6789", None),
+                ("123-45-67890", None),
+                ("a123-45-6789", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn phone_rule() {
+        table(
+            phones,
+            Rule::Phone,
+            &[
+                ("call +1 415 555 2671 now", Some("call [phone] now")),
+                ("+44 20 7946 0958", Some("[phone]")),
+                ("+491701234567", Some("[phone]")),
+                ("(+1 (415) 555-2671)", Some("([phone])")),
+                ("+33.1.23.45.67.89", Some("[phone]")),
+                ("+1", None),
+                ("+5 seconds", None),
+                ("offset +0200", None),
+                ("1.0.0+20240115", None),
+                ("+1234567", None),
+                ("C++ 17", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn ip_rules() {
+        table(
+            ipv4,
+            Rule::Ip,
+            &[
+                ("from 192.168.1.23:8080", Some("from [ip]:8080")),
+                ("203.0.113.7.", Some("[ip].")),
+                ("10.0.0.0/8", Some("[ip]/8")),
+                ("127.0.0.1", None),
+                ("0.0.0.0:80", None),
+                ("0.49.5", None),
+                ("1.95.0", None),
+                ("1.2.3.4.5", None),
+                ("v1.2.3.4", None),
+                ("300.1.1.1", None),
+                ("6.1.0-18-amd64", None),
+                ("10.0.19045.3803", None),
+                ("2024-01-15T10:30:00.123Z", None),
+            ],
+        );
+        table(
+            ipv6,
+            Rule::Ip,
+            &[
+                ("addr 2001:db8::8a2e:370:7334 down", Some("addr [ip] down")),
+                ("[fe80::1%eth0]:80", Some("[[ip]]:80")),
+                ("2001:0db8:85a3:0000:0000:8a2e:0370:7334", Some("[ip]")),
+                ("::ffff:192.168.1.1", Some("[ip]")),
+                ("addr fe80::1: down", Some("addr [ip]: down")),
+                ("::", None),
+                ("::1", None),
+                ("std::io::Error", None),
+                ("Add::add", None),
+                ("f64::EPSILON", None),
+                ("openadapt_capture::record::start", None),
+                ("10:30:00", None),
+                ("2024-01-15T10:30:00Z", None),
+                ("00:1a:2b:3c:4d:5e", None),
+                ("src/layer.rs:42:7", None),
+            ],
+        );
+    }
+
+    fn pairs_pass(_: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+        pairs(s, counts)
+    }
+
+    #[test]
+    fn pair_rule() {
+        table(
+            pairs_pass,
+            Rule::KeyValue,
+            &[
+                ("password=hunter2 next", Some("password=[Filtered] next")),
+                ("db password = hunter2", Some("db password = [Filtered]")),
+                ("api_key: abc123", Some("api_key: [Filtered]")),
+                ("X-Api-Key: abc123", Some("X-Api-Key: [Filtered]")),
+                (
+                    r#"{"password": "hunter 2", "user": "x"}"#,
+                    Some(r#"{"password": "[Filtered]", "user": "x"}"#),
+                ),
+                (
+                    r#"{"token":"a\"b","n":1}"#,
+                    Some(r#"{"token":"[Filtered]","n":1}"#),
+                ),
+                (
+                    r#"{\"secret\":\"s3cr3t\"}"#,
+                    Some(r#"{\"secret\":\"[Filtered]\"}"#),
+                ),
+                (
+                    "Config { api_key: \"abc\", token: Some(\"xyz\") }",
+                    Some("Config { api_key: \"[Filtered]\", token: Some(\"[Filtered]\") }"),
+                ),
+                (
+                    "user=bob&password=x&page=2",
+                    Some("user=bob&password=[Filtered]&page=2"),
+                ),
+                ("a=password=hunter2", Some("a=password=[Filtered]")),
+                (
+                    "Authorization: Bearer abc.def",
+                    Some("Authorization: [Filtered]"),
+                ),
+                (
+                    "authorization=Basic dXNlcjpwYXNz",
+                    Some("authorization=[Filtered]"),
+                ),
+                ("Cookie: a=b; sid=c\nnext", Some("Cookie: [Filtered]\nnext")),
+                ("sessionToken='x y'", Some("sessionToken='[Filtered]'")),
+                (
+                    "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG",
+                    Some("AWS_SECRET_ACCESS_KEY=[Filtered]"),
+                ),
+                ("--api-key=abc", Some("--api-key=[Filtered]")),
+                ("token=[jwt]", None),
+                ("password=[Filtered]", None),
+                ("session_count=5", None),
+                ("author: Jane", None),
+                ("token::parse failed", None),
+                ("std::io::Error: token", None),
+                ("src/layer.rs:42", None),
+                ("https://x.io/a", None),
+                ("password == other", None),
+                ("password:", None),
+                ("feature=capture.record", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn profile_counts() {
+        let p = Profile::of("a@b:1.2/3~=+-");
+        assert_eq!((p.digits, p.dots, p.colons), (3, 1, 1));
+        assert!(p.at && p.plus && p.dash && p.eq && p.slash && p.tilde);
+        assert!(!Profile::of("plain").slash);
+        assert_eq!(Profile::of("AbC").upper, 2);
+    }
+
+    #[test]
+    fn contains_ignoring_case() {
+        assert!(contains_ci("x BeArEr y", "bearer"));
+        assert!(contains_ci("bearer", "bearer"));
+        assert!(!contains_ci("beare", "bearer"));
+        assert!(!contains_ci("", "bearer"));
+        assert!(contains_ci("é", ""));
+        assert!(contains_ci("C:\\USERS\\x", "users"));
+    }
+}

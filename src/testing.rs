@@ -1,0 +1,92 @@
+//! Test support (feature `test-util`): see what the privacy gate lets through.
+//!
+//! ```
+//! use openadapt_telemetry::{Telemetry, testing::Captured};
+//! use tracing_subscriber::prelude::*;
+//!
+//! let captured = Captured::new();
+//! let telemetry = Telemetry::builder("demo", "0.1.0")
+//!     .env_lookup(|_| None)
+//!     .no_config_file()
+//!     .capture(&captured)
+//!     .init();
+//! let subscriber = tracing_subscriber::registry().with(telemetry.layer());
+//! tracing::subscriber::with_default(subscriber, || {
+//!     tracing::error!(user_email = "ada@example.com", "import failed");
+//! });
+//! assert!(telemetry.flush(std::time::Duration::from_secs(5)));
+//! let event = &captured.events()[0];
+//! assert_eq!(event["message"], "import failed");
+//! assert!(!captured.serialized().contains("ada@example.com"));
+//! ```
+
+use serde_json::Value;
+
+use crate::transport::CaptureSink;
+
+/// Collects every scrubbed envelope in memory instead of sending it.
+#[derive(Debug, Clone, Default)]
+pub struct Captured {
+    sink: CaptureSink,
+}
+
+impl Captured {
+    /// An empty capture buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn sink(&self) -> CaptureSink {
+        self.sink.clone()
+    }
+
+    /// Every item captured so far, in order: its type (`event`, `transaction`,
+    /// `client_report`) and its JSON, exactly as it would be sent.
+    pub fn items(&self) -> Vec<(String, Value)> {
+        let Ok(envelopes) = self.sink.envelopes.lock() else {
+            return Vec::new();
+        };
+        envelopes
+            .iter()
+            .flat_map(|e| e.items.iter())
+            .map(|i| (i.kind.to_owned(), i.payload.clone()))
+            .collect()
+    }
+
+    /// The event items captured so far.
+    pub fn events(&self) -> Vec<Value> {
+        self.of_type("event")
+    }
+
+    /// The transaction items captured so far.
+    pub fn transactions(&self) -> Vec<Value> {
+        self.of_type("transaction")
+    }
+
+    fn of_type(&self, kind: &str) -> Vec<Value> {
+        self.items()
+            .into_iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// Every envelope captured so far, serialised as it would go on the wire,
+    /// concatenated: search it for planted secrets.
+    pub fn serialized(&self) -> String {
+        let Ok(envelopes) = self.sink.envelopes.lock() else {
+            return String::new();
+        };
+        envelopes
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.to_bytes()).into_owned())
+            .collect()
+    }
+
+    /// Forgets everything captured so far.
+    pub fn clear(&self) {
+        if let Ok(mut envelopes) = self.sink.envelopes.lock() {
+            envelopes.clear();
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! `info!`/`warn!` become breadcrumbs sent with the next error; `debug!` is ignored.
+mod common;
+
+use common::capture::{FLUSH, builder, run, start};
+
+#[test]
+fn info_and_warn_are_sent_with_the_next_error_only() {
+    let (telemetry, captured) = start(builder(&[]));
+    run(&telemetry, || {
+        tracing::info!(step = 1, "opened the device");
+        tracing::warn!("frame dropped");
+        tracing::debug!("noisy detail");
+    });
+    assert!(telemetry.flush(FLUSH));
+    assert!(
+        captured.items().is_empty(),
+        "breadcrumbs alone send nothing"
+    );
+
+    run(&telemetry, || tracing::error!("capture failed"));
+    assert!(telemetry.flush(FLUSH));
+    let events = captured.events();
+    assert_eq!(events.len(), 1);
+    let crumbs = events[0]["breadcrumbs"]["values"]
+        .as_array()
+        .expect("breadcrumbs");
+    let messages: Vec<&str> = crumbs
+        .iter()
+        .map(|c| c["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["opened the device", "frame dropped"]);
+    // `info` is a breadcrumb's default level, left out of the JSON.
+    assert!(crumbs[0].get("level").is_none_or(|l| l == "info"));
+    assert_eq!(crumbs[1]["level"], "warning");
+    assert_eq!(crumbs[0]["data"]["step"], "1");
+}
+
+#[test]
+fn the_sdk_and_http_stack_are_never_captured() {
+    let (telemetry, captured) = start(builder(&[]));
+    run(&telemetry, || {
+        tracing::error!(target: "ureq::unversioned::transport", "connection refused");
+        tracing::error!(target: "sentry_core", "queue full");
+        tracing::error!(target: "rustls::conn", "bad record");
+    });
+    assert!(telemetry.flush(FLUSH));
+    assert!(captured.items().is_empty(), "{:#?}", captured.items());
+}
+
+#[test]
+fn error_tracking_off_sends_no_error_events() {
+    let (telemetry, captured) = start(builder(&[]).error_tracking(false));
+    run(&telemetry, || tracing::error!("capture failed"));
+    assert!(telemetry.flush(FLUSH));
+    assert!(captured.events().is_empty());
+}

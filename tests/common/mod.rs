@@ -1,0 +1,5 @@
+//! Helpers shared by the integration tests (include with `mod common;`).
+
+pub mod bugsink;
+pub mod capture;
+pub mod faults;
