@@ -375,6 +375,7 @@ where
         message,
         chain: visitor.chain,
         fields: visitor.fields,
+        tags: visitor.tags,
         crumbs: shared.crumbs(),
         backtrace: Some(std::backtrace::Backtrace::force_capture()),
         trace,
@@ -449,6 +450,7 @@ struct ErrorVisitor {
     message: Option<String>,
     chain: Vec<Link>,
     fields: Vec<(&'static str, String)>,
+    tags: Vec<(&'static str, String)>,
 }
 
 impl Visit for ErrorVisitor {
@@ -484,7 +486,10 @@ impl Visit for ErrorVisitor {
                 ty: "Error".to_owned(),
                 value: s,
             }),
-            name => self.fields.push((name, s)),
+            name => match name.strip_prefix("tags.") {
+                Some(tag) => self.tags.push((tag, s)),
+                None => self.fields.push((name, s)),
+            },
         }
     }
 }

@@ -132,6 +132,7 @@ mod transport;
 pub use crate::config::{Config, FileState, Preview, Setting, Source};
 pub use crate::layer::{TelemetryLayer, layer};
 pub use crate::telemetry::{Telemetry, TelemetryBuilder};
+pub use crate::transport::Delivery;
 
 /// What telemetry collects, what it never collects, and how to turn it off:
 /// for a CLI's `--help` or a first-run notice.

@@ -20,7 +20,7 @@ use serde_json::Value;
 use tracing_core::{Level, Metadata};
 
 use crate::features::Counters;
-use crate::transport::{Gate, Outcome};
+use crate::transport::{Delivery, Gate};
 
 /// Most distinct errors waiting for the worker; more are dropped and counted.
 const MAX_PENDING_ERRORS: usize = 256;
@@ -65,6 +65,8 @@ pub(crate) enum Origin {
     Event(&'static Metadata<'static>),
     /// A panic, with its location (`file:line`).
     Panic(Option<String>),
+    /// The test event of [`Telemetry::send_test_event`](crate::Telemetry::send_test_event).
+    Test,
 }
 
 /// An error event waiting to be sent.
@@ -75,6 +77,8 @@ pub(crate) struct ErrorRecord {
     pub(crate) message: Option<String>,
     pub(crate) chain: Vec<Link>,
     pub(crate) fields: Vec<(&'static str, String)>,
+    /// `tags.NAME = value` fields: tags of this event (the crate's own tags win).
+    pub(crate) tags: Vec<(&'static str, String)>,
     pub(crate) crumbs: Vec<Arc<Crumb>>,
     pub(crate) backtrace: Option<Backtrace>,
     pub(crate) trace: Option<(TraceId, SpanId)>,
@@ -131,7 +135,7 @@ pub(crate) struct Shared {
     work: Condvar,
     done: Condvar,
     last_event_id: Mutex<Option<String>>,
-    last_outcome: Mutex<Option<Outcome>>,
+    last_delivery: Mutex<Option<Delivery>>,
 }
 
 impl Shared {
@@ -146,7 +150,7 @@ impl Shared {
             work: Condvar::new(),
             done: Condvar::new(),
             last_event_id: Mutex::new(None),
-            last_outcome: Mutex::new(None),
+            last_delivery: Mutex::new(None),
         }
     }
 
@@ -269,6 +273,11 @@ impl Shared {
         true
     }
 
+    /// What became of the last envelope the worker sent, taken.
+    pub(crate) fn take_last_delivery(&self) -> Option<Delivery> {
+        self.last_delivery.lock().ok().and_then(|mut d| d.take())
+    }
+
     pub(crate) fn last_event_id(&self) -> Option<String> {
         self.last_event_id.lock().ok().and_then(|id| id.clone())
     }
@@ -388,6 +397,10 @@ impl Worker {
             SentryLevel::Error
         };
         event.timestamp = r.timestamp;
+        if matches!(r.origin, Origin::Test) {
+            event.level = SentryLevel::Info;
+            event.logger = Some("openadapt_telemetry".into());
+        }
         event.culprit = match &r.origin {
             Origin::Event(meta) => {
                 event.logger = Some(meta.target().to_owned());
@@ -397,6 +410,7 @@ impl Worker {
                 })
             }
             Origin::Panic(location) => location.clone(),
+            Origin::Test => None,
         };
         event.message = r.message;
         event.transaction = r.transaction;
@@ -406,6 +420,7 @@ impl Worker {
                 let (file, line) = l.rsplit_once(':')?;
                 Some((file.to_owned(), line.parse().ok()?))
             }),
+            Origin::Test => None,
         };
         let frames = r
             .backtrace
@@ -448,6 +463,9 @@ impl Worker {
                 }],
             };
         }
+        for (name, value) in r.tags {
+            event.tags.entry(name.to_owned()).or_insert(value);
+        }
         for (name, value) in r.fields {
             event.extra.insert(name.to_owned(), Value::String(value));
         }
@@ -474,6 +492,9 @@ impl Worker {
 
     fn capture(&self, event: Event<'static>) {
         let id = self.client.capture_event(event, None);
+        if let Some(delivery) = self.gate.take_last() {
+            self.note(delivery);
+        }
         if !id.is_nil()
             && let Ok(mut last) = self.shared.last_event_id.lock()
         {
@@ -561,8 +582,8 @@ impl Worker {
         self.note(outcome);
     }
 
-    fn note(&self, outcome: Outcome) {
-        if let Ok(mut last) = self.shared.last_outcome.lock() {
+    fn note(&self, outcome: Delivery) {
+        if let Ok(mut last) = self.shared.last_delivery.lock() {
             *last = Some(outcome);
         }
     }

@@ -12,7 +12,7 @@ use crate::internal::Signals;
 use crate::layer::{GLOBAL, IN_WORKER, TelemetryLayer};
 use crate::pipeline::{ErrorRecord, Link, Origin, Shared, Switches, Worker};
 use crate::privacy::{Local, Scrubber};
-use crate::transport::{Gate, GateTransport, HttpSink, PreviewSink, Sink};
+use crate::transport::{Delivery, Gate, GateTransport, HttpSink, PreviewSink, Sink};
 
 /// Default for [`TelemetryBuilder::shutdown_timeout`].
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -454,6 +454,7 @@ fn install_panic_hook(shared: &Arc<Shared>, timeout: Duration) {
                     value: message,
                 }],
                 fields: Vec::new(),
+                tags: Vec::new(),
                 crumbs: shared.crumbs(),
                 backtrace: Some(std::backtrace::Backtrace::force_capture()),
                 trace: None,
@@ -553,6 +554,41 @@ impl Telemetry {
             Some(shared) => shared.flush(timeout),
             None => true,
         }
+    }
+
+    /// Sends one test event (level info, message `openadapt-telemetry test
+    /// event`) and waits at most `timeout` for the server's answer. For a CLI's
+    /// "send a test event" command; it blocks the calling thread.
+    ///
+    /// ```
+    /// use openadapt_telemetry::{Delivery, Telemetry};
+    ///
+    /// let telemetry = Telemetry::builder("demo", "0.1.0").enabled(false).init();
+    /// assert_eq!(telemetry.send_test_event(std::time::Duration::from_secs(1)), Delivery::NotSent);
+    /// ```
+    pub fn send_test_event(&self, timeout: Duration) -> Delivery {
+        let Some(shared) = &self.shared else {
+            return Delivery::NotSent;
+        };
+        let _ = shared.take_last_delivery();
+        shared.push_error(ErrorRecord {
+            fingerprint: crate::layer::random_u64(),
+            origin: Origin::Test,
+            message: Some("openadapt-telemetry test event".to_owned()),
+            chain: Vec::new(),
+            fields: Vec::new(),
+            tags: Vec::new(),
+            crumbs: Vec::new(),
+            backtrace: None,
+            trace: None,
+            transaction: None,
+            timestamp: SystemTime::now(),
+            count: 1,
+        });
+        if !shared.flush(timeout) {
+            return Delivery::Unreachable(format!("no answer within {timeout:?}"));
+        }
+        shared.take_last_delivery().unwrap_or(Delivery::NotSent)
     }
 
     /// The id of the last event sent (32 lowercase hex digits), to show a user

@@ -71,27 +71,30 @@ impl Outgoing {
     }
 }
 
-/// What became of an envelope handed to a sink.
+/// What became of telemetry handed over for sending: the answer of
+/// [`Telemetry::send_test_event`](crate::Telemetry::send_test_event).
+#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// The server (or the preview/capture sink) took it.
+pub enum Delivery {
+    /// The server took it (or, in preview mode, it was printed).
     Accepted,
-    /// Not sent: a rate limit from the server is in force, or it answered 429.
+    /// Not sent: the server rate-limits this client (it answered 429, or an
+    /// earlier answer set a limit that is still in force).
     RateLimited,
-    /// Not sent: backing off after earlier failures.
+    /// Not sent: the crate is backing off after earlier failures.
     BackingOff,
-    /// The server answered with this HTTP status.
+    /// The server refused it with this HTTP status.
     Refused(u16),
-    /// The server could not be reached (connection refused, timeout, reset, DNS).
+    /// The server could not be reached: connection refused, timeout, reset, DNS.
     Unreachable(String),
-    /// Nothing was left to send after filtering.
-    Empty,
+    /// Nothing was sent: telemetry is off, or nothing was left after filtering.
+    NotSent,
 }
 
 /// Where scrubbed envelopes go.
 pub(crate) trait Sink: Send + Sync + 'static {
     /// Sends `envelope`; whatever it does not deliver it counts in `losses`.
-    fn send(&self, envelope: Outgoing, losses: &Losses) -> Outcome;
+    fn send(&self, envelope: Outgoing, losses: &Losses) -> Delivery;
 }
 
 /// Why an item was lost, as client reports name it.
@@ -179,6 +182,7 @@ pub(crate) struct Gate {
     scrubber: Scrubber,
     sink: Box<dyn Sink>,
     losses: Losses,
+    last: Mutex<Option<Delivery>>,
 }
 
 impl fmt::Debug for Gate {
@@ -193,7 +197,13 @@ impl Gate {
             scrubber,
             sink,
             losses: Losses::default(),
+            last: Mutex::new(None),
         }
+    }
+
+    /// What became of the last envelope, taken (so a later call sees only newer ones).
+    pub(crate) fn take_last(&self) -> Option<Delivery> {
+        self.last.lock().ok().and_then(|mut last| last.take())
     }
 
     /// Where lost items are counted, for the next client report.
@@ -202,7 +212,7 @@ impl Gate {
     }
 
     /// Scrubs and forwards one envelope produced by the sentry client.
-    pub(crate) fn send_envelope(&self, envelope: Envelope) -> Outcome {
+    pub(crate) fn send_envelope(&self, envelope: Envelope) -> Delivery {
         let event_id = envelope.uuid().map(|id| id.simple().to_string());
         let mut items = Vec::new();
         for item in envelope.items() {
@@ -227,7 +237,7 @@ impl Gate {
         &self,
         event_id: Option<String>,
         items: Vec<(&'static str, Value)>,
-    ) -> Outcome {
+    ) -> Delivery {
         let mut out = Outgoing {
             event_id,
             items: Vec::with_capacity(items.len()),
@@ -252,11 +262,16 @@ impl Gate {
                 });
             }
         }
-        if out.items.is_empty() {
-            return Outcome::Empty;
+        let delivery = if out.items.is_empty() {
+            Delivery::NotSent
+        } else {
+            out.items.extend(self.losses.take_item());
+            self.sink.send(out, &self.losses)
+        };
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(delivery.clone());
         }
-        out.items.extend(self.losses.take_item());
-        self.sink.send(out, &self.losses)
+        delivery
     }
 }
 
@@ -315,7 +330,7 @@ pub(crate) fn preview_line(item: &Item) -> String {
 }
 
 impl Sink for PreviewSink {
-    fn send(&self, envelope: Outgoing, _: &Losses) -> Outcome {
+    fn send(&self, envelope: Outgoing, _: &Losses) -> Delivery {
         let _guard = self.lock.lock();
         match &self.file {
             None => {
@@ -337,11 +352,11 @@ impl Sink for PreviewSink {
                     .open(path)
                     .and_then(|mut f| f.write_all(text.as_bytes()));
                 if written.is_err() {
-                    return Outcome::Unreachable(format!("cannot write {}", path.display()));
+                    return Delivery::Unreachable(format!("cannot write {}", path.display()));
                 }
             }
         }
-        Outcome::Accepted
+        Delivery::Accepted
     }
 }
 
@@ -457,9 +472,9 @@ impl HttpState {
 }
 
 impl Sink for HttpSink {
-    fn send(&self, envelope: Outgoing, losses: &Losses) -> Outcome {
+    fn send(&self, envelope: Outgoing, losses: &Losses) -> Delivery {
         let Ok(state) = self.state.lock() else {
-            return Outcome::Empty;
+            return Delivery::NotSent;
         };
         if state
             .backoff_until
@@ -468,10 +483,10 @@ impl Sink for HttpSink {
             for item in &envelope.items {
                 losses.lose(item, state.failure);
             }
-            return Outcome::BackingOff;
+            return Delivery::BackingOff;
         }
         let Some(envelope) = Self::filter(&state, envelope, losses) else {
-            return Outcome::RateLimited;
+            return Delivery::RateLimited;
         };
         // Do not hold the lock over the request: flush and drop must never wait on it.
         drop(state);
@@ -483,7 +498,7 @@ impl Sink for HttpSink {
             .header("Content-Type", "application/x-sentry-envelope")
             .send(&body[..]);
         let Ok(mut state) = self.state.lock() else {
-            return Outcome::Empty;
+            return Delivery::NotSent;
         };
         match result {
             Ok(response) => {
@@ -507,14 +522,14 @@ impl Sink for HttpSink {
                     200..=299 => {
                         state.failures = 0;
                         state.backoff_until = None;
-                        Outcome::Accepted
+                        Delivery::Accepted
                     }
                     429 => {
                         // The server counts what it refused; only our report goes back.
                         for item in envelope.items.iter().filter(|i| i.kind == CLIENT_REPORT) {
                             losses.lose(item, RATELIMIT_BACKOFF);
                         }
-                        Outcome::RateLimited
+                        Delivery::RateLimited
                     }
                     _ => {
                         if status >= 500 {
@@ -523,7 +538,7 @@ impl Sink for HttpSink {
                         for item in &envelope.items {
                             losses.lose(item, SEND_ERROR);
                         }
-                        Outcome::Refused(status)
+                        Delivery::Refused(status)
                     }
                 }
             }
@@ -532,7 +547,7 @@ impl Sink for HttpSink {
                 for item in &envelope.items {
                     losses.lose(item, NETWORK_ERROR);
                 }
-                Outcome::Unreachable(error.to_string())
+                Delivery::Unreachable(error.to_string())
             }
         }
     }
@@ -550,10 +565,10 @@ pub(crate) struct CaptureSink {
 
 #[cfg(feature = "test-util")]
 impl Sink for CaptureSink {
-    fn send(&self, envelope: Outgoing, _: &Losses) -> Outcome {
+    fn send(&self, envelope: Outgoing, _: &Losses) -> Delivery {
         if let Ok(mut all) = self.envelopes.lock() {
             all.push(envelope);
         }
-        Outcome::Accepted
+        Delivery::Accepted
     }
 }

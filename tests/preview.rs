@@ -68,3 +68,16 @@ fn preview_works_without_a_dsn() {
     assert_eq!(text.lines().count(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn send_test_event_reports_the_delivery() {
+    use openadapt_telemetry::Delivery;
+    let dir = std::env::temp_dir().join(format!("oat-preview-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("preview.jsonl");
+    let telemetry = builder(&[("OPENADAPT_TELEMETRY_DEBUG_FILE", file.to_str().unwrap())]).init();
+    assert_eq!(telemetry.send_test_event(FLUSH), Delivery::Accepted);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("openadapt-telemetry test event"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

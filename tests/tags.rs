@@ -46,3 +46,16 @@ fn internal_is_true_when_set() {
     assert!(telemetry.flush(FLUSH));
     assert_eq!(captured.events()[0]["tags"]["internal"], "true");
 }
+
+#[test]
+fn tags_fields_become_tags_and_never_replace_the_crates() {
+    let (telemetry, captured) = start(builder(&[("OPENADAPT_INTERNAL", "false")]));
+    run(&telemetry, || {
+        tracing::error!(tags.device = "webcam", tags.internal = "true", "boom");
+    });
+    assert!(telemetry.flush(FLUSH));
+    let event = &captured.events()[0];
+    assert_eq!(event["tags"]["device"], "webcam");
+    assert_eq!(event["tags"]["internal"], "false", "the crate's tag wins");
+    assert!(event["extra"].get("tags.device").is_none());
+}
