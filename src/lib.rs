@@ -100,6 +100,8 @@
 //!   [`Telemetry::flush`], and hourly), with the count.
 //! - `error = &e as &dyn std::error::Error` on an `error!` event becomes the
 //!   exception, with its `source()` chain.
+//! - `tags.NAME = value` on an `error!` event becomes the tag `NAME` of that
+//!   event (the crate's own tags, such as `internal`, cannot be replaced).
 //! - Other fields of an `error!` event are sent as extra data, after scrubbing.
 //!
 //! # Feature flags
