@@ -267,7 +267,9 @@ where
         if counts_feature {
             event.record(&mut FeatureVisitor(shared));
         }
-        if !tracked {
+        // A feature event is a count: it is not also kept as a breadcrumb, so
+        // counting stays an increment (errors with a feature are still errors).
+        if !tracked || (counts_feature && level != Level::ERROR) {
             return;
         }
         if level == Level::ERROR {

@@ -97,7 +97,8 @@
 //!
 //! - `feature = "name"` on an event or a span counts one use of `name`. Counts
 //!   are sent as one event per feature per flush (at shutdown, at
-//!   [`Telemetry::flush`], and hourly), with the count.
+//!   [`Telemetry::flush`], and hourly), with the count. An `info!`/`warn!` event
+//!   with a `feature` field is counted, not kept as a breadcrumb.
 //! - `error = &e as &dyn std::error::Error` on an `error!` event becomes the
 //!   exception, with its `source()` chain.
 //! - `tags.NAME = value` on an `error!` event becomes the tag `NAME` of that

@@ -67,3 +67,25 @@ fn counts_are_sent_on_the_interval() {
     assert_eq!(captured.events().len(), 1, "sent without a flush");
     drop(telemetry);
 }
+
+#[test]
+fn a_feature_event_is_counted_not_kept_as_a_breadcrumb() {
+    let (telemetry, captured) = start(builder(&[]).feature_usage(true));
+    run(&telemetry, || {
+        tracing::info!(feature = "capture.record", "recording");
+        tracing::info!("plain breadcrumb");
+        tracing::error!("boom");
+    });
+    assert!(telemetry.flush(FLUSH));
+    let error = captured
+        .events()
+        .into_iter()
+        .find(|e| e["message"] == "boom")
+        .expect("the error");
+    let crumbs = error["breadcrumbs"]["values"]
+        .as_array()
+        .expect("crumbs")
+        .clone();
+    assert_eq!(crumbs.len(), 1, "{crumbs:#?}");
+    assert_eq!(crumbs[0]["message"], "plain breadcrumb");
+}
