@@ -823,6 +823,182 @@ pub(crate) fn resolve(
     }
 }
 
+// ---------------------------------------------------------------------------
+// Writing the file (`openadapt-telemetry enable` / `disable`)
+
+/// Why the config file could not be changed: the error of [`Config::write_enabled`].
+#[derive(Debug)]
+pub struct ConfigError {
+    path: PathBuf,
+    kind: ConfigErrorKind,
+    source: Option<std::io::Error>,
+}
+
+/// What went wrong in a [`ConfigError`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigErrorKind {
+    /// The file exists but cannot be read, or is not a JSON object; the string
+    /// is a one-line reason. The file was left unchanged (pass `force` to
+    /// replace it).
+    Invalid(String),
+    /// The path is a directory; nothing was changed.
+    IsDirectory,
+    /// Creating the folder or writing the file failed; the I/O error is the
+    /// [`source`](std::error::Error::source).
+    Write,
+}
+
+impl ConfigError {
+    /// What went wrong.
+    pub fn kind(&self) -> &ConfigErrorKind {
+        &self.kind
+    }
+
+    /// The config file concerned.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        match &self.kind {
+            ConfigErrorKind::Invalid(reason) => {
+                write!(f, "cannot update config file {path}: {reason}")
+            }
+            ConfigErrorKind::IsDirectory => write!(f, "config file {path} is a directory"),
+            ConfigErrorKind::Write => write!(f, "cannot write config file {path}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl Config {
+    /// Sets `"enabled"` in the config file at `path`, as `openadapt-telemetry
+    /// enable`/`disable` do, keeping every other key (unknown ones too).
+    ///
+    /// The file is rewritten atomically: the new text goes to a temporary file
+    /// in the same folder, which then replaces the old one, so a reader never
+    /// sees half a file. The folder is created if needed; a symbolic link is
+    /// followed (its target is rewritten, the link stays); the old file's
+    /// permissions are kept. Nothing is written when the file already says so.
+    ///
+    /// A file that cannot be read or is not a JSON object is left alone, unless
+    /// `force` is true: then it is replaced by `{"enabled": …}`.
+    ///
+    /// ```
+    /// use openadapt_telemetry::Config;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("openadapt-doc-{}", std::process::id()));
+    /// let path = dir.join("telemetry.json");
+    /// std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(&path, r#"{"environment": "dev", "future_key": [1]}"#)?;
+    /// Config::write_enabled(&path, false, false)?;
+    /// let text = std::fs::read_to_string(&path)?;
+    /// assert!(text.contains(r#""enabled": false"#) && text.contains("future_key"));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_enabled(path: &Path, enabled: bool, force: bool) -> Result<(), ConfigError> {
+        let error = |kind, source| ConfigError {
+            path: path.to_owned(),
+            kind,
+            source,
+        };
+        // Write through a symbolic link (a dotfiles manager's, say), not over it.
+        let target = match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
+            }
+            _ => path.to_owned(),
+        };
+        if target.is_dir() {
+            return Err(error(ConfigErrorKind::IsDirectory, None));
+        }
+        let parsed = match read_text(&target) {
+            Ok(None) => Ok(serde_json::Map::new()),
+            Ok(Some(text)) => parse_file(&target, &text).map(|values| values.object),
+            Err(reason) => Err(reason),
+        };
+        let mut object = match parsed {
+            Ok(object) => {
+                if object.get("enabled") == Some(&Value::Bool(enabled)) {
+                    return Ok(());
+                }
+                object
+            }
+            Err(_) if force => serde_json::Map::new(),
+            Err(reason) => return Err(error(ConfigErrorKind::Invalid(reason), None)),
+        };
+        object.insert("enabled".to_owned(), Value::Bool(enabled));
+        let mut text = serde_json::to_string_pretty(&Value::Object(object))
+            .map_err(|e| error(ConfigErrorKind::Write, Some(std::io::Error::other(e))))?;
+        text.push('\n');
+        write_atomic(&target, text.as_bytes()).map_err(|e| error(ConfigErrorKind::Write, Some(e)))
+    }
+}
+
+/// Replaces `path` with `contents` atomically: a temporary file in the same
+/// folder (created if needed), synced, then renamed over `path`.
+pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let temp = write_temp(path, contents)?;
+    std::fs::rename(&temp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temp);
+    })
+}
+
+/// Writes `contents` to a new, synced temporary file beside `path` (creating
+/// the folder), with `path`'s permissions if it exists; returns its path.
+pub(crate) fn write_temp(path: &Path, contents: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write as _;
+
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path has no file name",
+        )
+    })?;
+    std::fs::create_dir_all(dir)?;
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        sentry::types::random_uuid().simple()
+    ));
+    // create_new: never follows a planted link, never reuses someone else's file
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)?;
+    let written = (|| {
+        if let Ok(meta) = std::fs::metadata(path) {
+            file.set_permissions(meta.permissions())?;
+        }
+        file.write_all(contents)?;
+        file.sync_all()
+    })();
+    match written {
+        Ok(()) => Ok(temp),
+        Err(e) => {
+            drop(file);
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -1865,5 +2041,94 @@ mod tests {
         assert_eq!(c.warnings().len(), 1);
         assert!(c.warnings()[0].len() < 200, "{}", c.warnings()[0]);
         assert!(c.warnings()[0].contains("…"));
+    }
+
+    #[test]
+    fn write_enabled_keeps_other_keys_and_creates_the_folder() -> TestResult {
+        let dir = scratch("write")?;
+        let path = dir.join("new").join("openadapt").join("telemetry.json");
+        Config::write_enabled(&path, false, false)?;
+        assert_eq!(
+            std::fs::read_to_string(&path)?,
+            "{\n  \"enabled\": false\n}\n"
+        );
+
+        std::fs::write(
+            &path,
+            r#"{"enabled": false, "environment": "dev", "future_key": {"nested": [1, 2]}}"#,
+        )?;
+        Config::write_enabled(&path, true, false)?;
+        let value: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+        assert_eq!(
+            value,
+            serde_json::json!({"enabled": true, "environment": "dev", "future_key": {"nested": [1, 2]}})
+        );
+        // already so: the file is not rewritten
+        let before = std::fs::read_to_string(&path)?;
+        std::fs::write(&path, before.replace('\n', " "))?;
+        Config::write_enabled(&path, true, false)?;
+        assert!(!std::fs::read_to_string(&path)?.contains('\n'));
+        // no temporary file is left behind
+        let names: Vec<_> = std::fs::read_dir(path.parent().ok_or("no parent")?)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        assert_eq!(names, ["telemetry.json"]);
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn write_enabled_refuses_what_it_cannot_parse_unless_forced() -> TestResult {
+        let dir = scratch("write-bad")?;
+        let path = dir.join("telemetry.json");
+        for (text, reason) in [
+            ("{", "EOF while parsing an object at line 1 column 1"),
+            ("[1]", "expected a JSON object, found an array"),
+        ] {
+            std::fs::write(&path, text)?;
+            let error = Config::write_enabled(&path, false, false)
+                .err()
+                .ok_or("no error")?;
+            assert_eq!(error.kind(), &ConfigErrorKind::Invalid(reason.to_owned()));
+            assert_eq!(
+                error.to_string(),
+                format!("cannot update config file {}: {reason}", path.display())
+            );
+            assert_eq!(std::fs::read_to_string(&path)?, text);
+            Config::write_enabled(&path, false, true)?;
+            assert_eq!(
+                std::fs::read_to_string(&path)?,
+                "{\n  \"enabled\": false\n}\n"
+            );
+        }
+        let error = Config::write_enabled(&dir, false, true)
+            .err()
+            .ok_or("no error")?;
+        assert_eq!(error.kind(), &ConfigErrorKind::IsDirectory);
+        assert!(dir.is_dir());
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_enabled_follows_a_link_and_keeps_permissions() -> TestResult {
+        use std::os::unix::fs::PermissionsExt as _;
+
+        let dir = scratch("write-link")?;
+        let real = dir.join("dotfiles-telemetry.json");
+        std::fs::write(&real, r#"{"environment": "dev"}"#)?;
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600))?;
+        let link = dir.join("telemetry.json");
+        std::os::unix::fs::symlink(&real, &link)?;
+        Config::write_enabled(&link, false, false)?;
+        assert!(std::fs::symlink_metadata(&link)?.file_type().is_symlink());
+        assert!(std::fs::read_to_string(&real)?.contains(r#""enabled": false"#));
+        assert_eq!(
+            std::fs::metadata(&real)?.permissions().mode() & 0o777,
+            0o600
+        );
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
     }
 }

@@ -108,6 +108,8 @@
 //! # Feature flags
 //!
 //! - `test-util`: [`testing::Captured`], to see in tests what the gate lets through.
+//! - `cli`: the `openadapt-telemetry` binary (`status`, `enable`, `disable`,
+//!   `preview`, `send-test`, `reset-id`); library users compile none of it.
 //!
 //! A package that wants a build with no telemetry at all makes this crate an
 //! optional dependency behind its own `telemetry` feature.
@@ -123,8 +125,10 @@
 
 mod config;
 mod features;
+mod identity;
 mod internal;
 mod layer;
+mod notice;
 mod pipeline;
 pub mod privacy;
 mod telemetry;
@@ -133,7 +137,10 @@ pub mod testing;
 mod transport;
 
 pub use crate::config::{Config, FileState, Preview, Setting, Source};
+pub use crate::config::{ConfigError, ConfigErrorKind};
+pub use crate::identity::AnonymousId;
 pub use crate::layer::{TelemetryLayer, layer};
+pub use crate::notice::{show_first_run_notice, write_first_run_notice};
 pub use crate::telemetry::{Telemetry, TelemetryBuilder};
 pub use crate::transport::Delivery;
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use sentry::protocol::{Context, Map};
 
 use crate::config::{Config, FileChoice, Overrides, Preview};
+use crate::identity::AnonymousId;
 use crate::internal::Signals;
 use crate::layer::{GLOBAL, IN_WORKER, TelemetryLayer};
 use crate::pipeline::{ErrorRecord, Link, Origin, Shared, Switches, Worker};
@@ -318,6 +319,20 @@ impl TelemetryBuilder {
             traces_sample_rate: f64::from(*config.traces_sample_rate().value()),
         };
         let shared = Arc::new(Shared::new(switches));
+        // Issue 6 (CLI session): the anonymous id, sent as the Sentry user id.
+        // Only when sending to a DSN (never in preview, never while off), kept
+        // beside the config file resolved above (so an injected env or
+        // `no_config_file` never touches the real config folder).
+        let anonymous_id = if self.preview || config.preview().is_some() {
+            None
+        } else {
+            config
+                .dsn()
+                .value()
+                .as_ref()
+                .and(AnonymousId::of(&config))
+                .and_then(|id| id.load_or_create().ok())
+        };
         let worker = Worker {
             shared: shared.clone(),
             client,
@@ -326,7 +341,7 @@ impl TelemetryBuilder {
             contexts,
             release,
             environment,
-            anonymous_id: None,
+            anonymous_id,
             started: Instant::now(),
             feature_interval: self.feature_interval,
         };
