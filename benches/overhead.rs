@@ -1,12 +1,13 @@
 //! What the layer costs on the caller's thread, beside the floor and the anchor.
 //!
 //! Every operation is one criterion group; each group measures the same code
-//! under seven subscribers, so a ratio is read off one run:
+//! under eight subscribers, so a ratio is read off one run:
 //!
 //! | id | subscriber (all with a global `LevelFilter::INFO`) |
 //! |---|---|
 //! | `floor` | `registry()` alone |
 //! | `fmt` | + `fmt::layer()` writing to `io::sink` |
+//! | `none` | + `None::<TelemetryLayer>` (a layer that is not there: the bound for `off`) |
 //! | `off` | + this crate's layer, telemetry disabled |
 //! | `on_t0.01` | + this crate's layer, enabled, `traces_sample_rate` 0.01 |
 //! | `on_t1` | + this crate's layer, enabled, `traces_sample_rate` 1.0 |
@@ -18,7 +19,7 @@
 //! sentry-tracing's go to a transport that drops them.
 //!
 //! ```text
-//! cargo bench --bench overhead          # ~4 min on 2 cores; prints the table and the targets
+//! cargo bench --bench overhead          # ~2 min on 2 cores; prints the table and the targets
 //! cargo test --benches                  # runs each function once (CI)
 //! ```
 //!
@@ -33,7 +34,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
-use openadapt_telemetry::Telemetry;
+use openadapt_telemetry::{Telemetry, TelemetryLayer};
 use tracing::{Dispatch, Level, error, info, info_span};
 use tracing_subscriber::filter::{LevelFilter, filter_fn};
 use tracing_subscriber::prelude::*;
@@ -42,6 +43,7 @@ use tracing_subscriber::prelude::*;
 const CONFIGS: &[Config] = &[
     Config::Floor,
     Config::Fmt,
+    Config::None,
     Config::Off,
     Config::On(0.01),
     Config::On(1.0),
@@ -53,6 +55,7 @@ const CONFIGS: &[Config] = &[
 enum Config {
     Floor,
     Fmt,
+    None,
     Off,
     On(f32),
     Sentry(f32),
@@ -63,6 +66,7 @@ impl Config {
         match self {
             Config::Floor => "floor",
             Config::Fmt => "fmt",
+            Config::None => "none",
             Config::Off => "off",
             Config::On(rate) if rate < 1.0 => "on_t0.01",
             Config::On(_) => "on_t1",
@@ -75,6 +79,7 @@ impl Config {
         match self {
             Config::Floor => "registry alone",
             Config::Fmt => "+ fmt to a sink",
+            Config::None => "+ `None::<TelemetryLayer>`",
             Config::Off => "this crate, disabled",
             Config::On(rate) if rate < 1.0 => "this crate, traces 0.01",
             Config::On(_) => "this crate, traces 1.0",
@@ -99,6 +104,12 @@ impl Setup {
             Config::Fmt => {
                 let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::sink);
                 let subscriber = registry.with(fmt).with(LevelFilter::INFO);
+                (Dispatch::new(subscriber), None, None)
+            }
+            Config::None => {
+                // What any layer costs when absent at run time: the bound for `off`.
+                let none: Option<TelemetryLayer> = None;
+                let subscriber = registry.with(none).with(LevelFilter::INFO);
                 (Dispatch::new(subscriber), None, None)
             }
             Config::Off | Config::On(_) => {
@@ -379,6 +390,14 @@ fn print_table(since: SystemTime) {
             format!("disabled / floor, {label}"),
             get(op, "off"),
             get(op, "floor"),
+            1.05,
+        );
+    }
+    for (op, label) in OPS {
+        check(
+            format!("(bound) disabled / `None` layer, {label}"),
+            get(op, "off"),
+            get(op, "none"),
             1.05,
         );
     }

@@ -160,10 +160,48 @@ where
         }
     }
 
+    // Each callback is a small inlined check; the work is out of line, so a
+    // disabled layer costs a branch, not a call.
+    #[inline]
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let Some(shared) = self.shared() else {
-            return;
-        };
+        if let Some(shared) = self.shared() {
+            self.new_span_enabled(shared, attrs, id, ctx);
+        }
+    }
+
+    #[inline]
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(shared) = self.shared() {
+            self.record_enabled(shared, id, values, ctx);
+        }
+    }
+
+    #[inline]
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if let Some(shared) = self.shared() {
+            self.event_enabled(shared, event, ctx);
+        }
+    }
+
+    #[inline]
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(shared) = self.shared() {
+            self.close_enabled(shared, id, ctx);
+        }
+    }
+}
+
+impl TelemetryLayer {
+    #[inline(never)]
+    fn new_span_enabled<S>(
+        &self,
+        shared: &Shared,
+        attrs: &Attributes<'_>,
+        id: &Id,
+        ctx: Context<'_, S>,
+    ) where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
         if IN_WORKER.get() {
             return;
         }
@@ -229,10 +267,11 @@ where
         shared.live_sampled.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        let Some(shared) = self.shared() else {
-            return;
-        };
+    #[inline(never)]
+    fn record_enabled<S>(&self, shared: &Shared, id: &Id, values: &Record<'_>, ctx: Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
         if shared.switches.feature_usage {
             let field = ctx.metadata(id).and_then(|m| m.fields().field("feature"));
             if field.is_some_and(|f| values.contains(&f)) {
@@ -249,10 +288,11 @@ where
         }
     }
 
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let Some(shared) = self.shared() else {
-            return;
-        };
+    #[inline(never)]
+    fn event_enabled<S>(&self, shared: &Shared, event: &Event<'_>, ctx: Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
         let meta = event.metadata();
         let level = *meta.level();
         let switches = &shared.switches;
@@ -290,10 +330,11 @@ where
         }
     }
 
-    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        let Some(shared) = self.shared() else {
-            return;
-        };
+    #[inline(never)]
+    fn close_enabled<S>(&self, shared: &Shared, id: Id, ctx: Context<'_, S>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
         if shared.live_sampled.load(Ordering::Relaxed) == 0 {
             return;
         }
@@ -334,7 +375,6 @@ where
                     root: record,
                     trace_id: sampled.txn.trace_id,
                     spans,
-                    rss_bytes: crate::pipeline::resident_memory(),
                 });
             }
         }
@@ -365,7 +405,7 @@ where
         }
         transaction = span.scope().last().map(|root| root.name().to_owned());
     }
-    if shared.count_repeat(fingerprint) {
+    if shared.count_repeat_or_drop(fingerprint) {
         return;
     }
     let message = visitor

@@ -106,7 +106,6 @@ pub(crate) struct TxnRecord {
     pub(crate) root: SpanRecord,
     pub(crate) trace_id: TraceId,
     pub(crate) spans: Vec<SpanRecord>,
-    pub(crate) rss_bytes: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -177,18 +176,22 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    /// Counts a repeat of an error still waiting to be sent. True when counted.
-    pub(crate) fn count_repeat(&self, fingerprint: u64) -> bool {
+    /// Counts a repeat of an error still waiting to be sent, or a drop when the
+    /// queue is full. True when the error needs no record built: the caller
+    /// then skips the backtrace and breadcrumbs.
+    pub(crate) fn count_repeat_or_drop(&self, fingerprint: u64) -> bool {
         let Some(mut q) = self.queue() else {
             return true;
         };
-        match q.index.get(&fingerprint).copied() {
-            Some(i) => {
-                q.errors[i].count = q.errors[i].count.saturating_add(1);
-                true
-            }
-            None => false,
+        if let Some(i) = q.index.get(&fingerprint).copied() {
+            q.errors[i].count = q.errors[i].count.saturating_add(1);
+            return true;
         }
+        if q.errors.len() >= MAX_PENDING_ERRORS {
+            q.dropped_errors = q.dropped_errors.saturating_add(1);
+            return true;
+        }
+        false
     }
 
     /// Queues an error (or counts it as a repeat of a queued one).
@@ -570,7 +573,9 @@ impl Worker {
                 obj.insert("timestamp".into(), Value::from(end.as_secs_f64()));
             }
         }
-        if let (Some(rss), Some(obj)) = (t.rss_bytes, value.as_object_mut()) {
+        // Read here, on the worker, just after the root span ended: a few syscalls
+        // that the caller's thread does not pay.
+        if let (Some(rss), Some(obj)) = (resident_memory(), value.as_object_mut()) {
             obj.insert(
                 "measurements".into(),
                 serde_json::json!({ "memory_rss": { "value": rss, "unit": "byte" } }),
