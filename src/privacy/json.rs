@@ -11,22 +11,8 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::values::{FILTERED, card_valid};
+use super::values::{FILTERED, Profile, card_valid};
 use super::{Redactions, Rule, Scrubber, keys};
-
-/// Top-level fields of events and transactions that are sent unchanged.
-const KEEP: &[&str] = &[
-    "event_id",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "timestamp",
-    "start_timestamp",
-    "type",
-    "platform",
-    "level",
-    "sdk",
-];
 
 /// Top-level fields that are never sent.
 const REMOVE: &[&str] = &["request", "debug_meta"];
@@ -61,23 +47,104 @@ const SPAN_KEEP: &[&str] = &[
     "type",
 ];
 
-/// Stack frame fields that are sent unchanged (numbers and addresses).
-const FRAME_KEEP: &[&str] = &[
-    "lineno",
-    "colno",
-    "in_app",
-    "instruction_addr",
-    "symbol_addr",
-    "image_addr",
-    "addr_mode",
-    "platform",
-];
-
-/// Stack frame fields that name code: unchanged unless they hold a path.
-const FRAME_CODE: &[&str] = &["function", "module", "package", "symbol", "raw_function"];
-
 fn has(list: &[&str], key: &str) -> bool {
     list.contains(&key)
+}
+
+/// Field names of the Sentry protocol and of the crate's span data that name no
+/// secret (a test proves the key rule agrees): the key rule and the value rules
+/// are not run on the key itself. Their values are scrubbed as usual.
+fn is_protocol_key(key: &str) -> bool {
+    // Byte patterns: matched by length, then byte by byte.
+    matches!(
+        key.as_bytes(),
+        b"op"
+            | b"os"
+            | b"id"
+            | b"app"
+            | b"type"
+            | b"vars"
+            | b"data"
+            | b"dist"
+            | b"name"
+            | b"tags"
+            | b"unit"
+            | b"rust"
+            | b"arch"
+            | b"value"
+            | b"colno"
+            | b"level"
+            | b"build"
+            | b"spans"
+            | b"extra"
+            | b"trace"
+            | b"model"
+            | b"params"
+            | b"values"
+            | b"module"
+            | b"symbol"
+            | b"lineno"
+            | b"in_app"
+            | b"origin"
+            | b"status"
+            | b"logger"
+            | b"frames"
+            | b"device"
+            | b"family"
+            | b"message"
+            | b"package"
+            | b"culprit"
+            | b"release"
+            | b"version"
+            | b"channel"
+            | b"threads"
+            | b"runtime"
+            | b"span_id"
+            | b"current"
+            | b"crashed"
+            | b"handled"
+            | b"feature"
+            | b"logentry"
+            | b"filename"
+            | b"abs_path"
+            | b"function"
+            | b"category"
+            | b"platform"
+            | b"contexts"
+            | b"app_name"
+            | b"event_id"
+            | b"trace_id"
+            | b"formatted"
+            | b"timestamp"
+            | b"mechanism"
+            | b"exception"
+            | b"synthetic"
+            | b"thread.id"
+            | b"stacktrace"
+            | b"memory_rss"
+            | b"pre_context"
+            | b"description"
+            | b"transaction"
+            | b"environment"
+            | b"server_name"
+            | b"fingerprint"
+            | b"breadcrumbs"
+            | b"app_version"
+            | b"code.lineno"
+            | b"thread.name"
+            | b"raw_function"
+            | b"context_line"
+            | b"post_context"
+            | b"measurements"
+            | b"code.filepath"
+            | b"code.function"
+            | b"kernel_version"
+            | b"parent_span_id"
+            | b"code.namespace"
+            | b"code.file.path"
+            | b"start_timestamp"
+            | b"code.line.number"
+    )
 }
 
 impl Scrubber {
@@ -87,52 +154,58 @@ impl Scrubber {
     /// (key rule and value rules everywhere; numbers are only touched under a
     /// sensitive key).
     pub(crate) fn scrub_item(&self, item_type: &str, value: &mut Value, counts: &mut Redactions) {
+        let cx = &mut Walk {
+            counts,
+            memo: Memo::default(),
+        };
         match (item_type, value) {
-            ("event" | "transaction", Value::Object(map)) => self.event(map, counts),
-            ("event" | "transaction", value) => self.walk(value, counts),
-            (_, value) => self.walk_with(value, counts, false),
+            ("event" | "transaction", Value::Object(map)) => self.event(map, cx),
+            ("event" | "transaction", value) => self.walk(value, cx),
+            (_, value) => self.walk_with(value, cx, false),
         }
     }
 
-    fn event(&self, map: &mut Map<String, Value>, counts: &mut Redactions) {
+    fn event(&self, map: &mut Map<String, Value>, cx: &mut Walk<'_>) {
         for key in REMOVE {
             if map.remove(*key).is_some() {
-                counts.bump(Rule::Removed);
+                cx.counts.bump(Rule::Removed);
             }
         }
         if let Some(user) = map.get_mut("user") {
-            self.user(user, counts);
+            self.user(user, cx);
         }
         for (key, value) in map.iter_mut() {
-            match key.as_str() {
-                k if has(KEEP, k) => {}
-                "user" => {}
-                "tags" => self.tags(value, counts),
-                "extra" => self.extra(value, counts),
-                "contexts" => self.contexts(value, counts),
-                "exception" => self.each_value(value, counts, Self::exception),
-                "threads" => self.each_value(value, counts, Self::thread),
-                "stacktrace" | "raw_stacktrace" => self.stacktrace(value, counts),
-                "breadcrumbs" => self.each_value(value, counts, Self::breadcrumb),
-                "spans" => self.each_value(value, counts, Self::span),
-                k => self.field(k, value, counts),
+            match key.as_bytes() {
+                // Sent unchanged.
+                b"event_id" | b"trace_id" | b"span_id" | b"parent_span_id" | b"timestamp"
+                | b"start_timestamp" | b"type" | b"platform" | b"level" | b"sdk" => {}
+                b"user" => {}
+                b"tags" => self.tags(value, cx),
+                b"extra" => self.extra(value, cx),
+                b"contexts" => self.contexts(value, cx),
+                b"exception" => self.each_value(value, cx, Self::exception),
+                b"threads" => self.each_value(value, cx, Self::thread),
+                b"stacktrace" | b"raw_stacktrace" => self.stacktrace(value, cx),
+                b"breadcrumbs" => self.each_value(value, cx, Self::breadcrumb),
+                b"spans" => self.each_value(value, cx, Self::span),
+                _ => self.field(key, value, cx),
             }
         }
     }
 
     /// `user` keeps only `id`, unchanged (the crate's anonymous id).
-    fn user(&self, user: &mut Value, counts: &mut Redactions) {
+    fn user(&self, user: &mut Value, cx: &mut Walk<'_>) {
         match user {
             Value::Object(map) => {
                 let before = map.len();
                 map.retain(|k, _| k == "id");
                 for _ in map.len()..before {
-                    counts.bump(Rule::Removed);
+                    cx.counts.bump(Rule::Removed);
                 }
             }
             other => {
                 *other = Value::Null;
-                counts.bump(Rule::Removed);
+                cx.counts.bump(Rule::Removed);
             }
         }
     }
@@ -141,8 +214,8 @@ impl Scrubber {
     fn each_value(
         &self,
         value: &mut Value,
-        counts: &mut Redactions,
-        each: fn(&Self, &mut Map<String, Value>, &mut Redactions),
+        cx: &mut Walk<'_>,
+        each: fn(&Self, &mut Map<String, Value>, &mut Walk<'_>),
     ) {
         let list = match value {
             Value::Object(map) => {
@@ -151,198 +224,211 @@ impl Scrubber {
                     if k == "values" && v.is_array() {
                         list = Some(v);
                     } else {
-                        self.field(k, v, counts);
+                        self.field(k, v, cx);
                     }
                 }
                 list
             }
             array @ Value::Array(_) => Some(array),
             other => {
-                self.walk(other, counts);
+                self.walk(other, cx);
                 None
             }
         };
         if let Some(Value::Array(items)) = list {
             for item in items {
                 match item {
-                    Value::Object(map) => each(self, map, counts),
-                    other => self.walk(other, counts),
+                    Value::Object(map) => each(self, map, cx),
+                    other => self.walk(other, cx),
                 }
             }
         }
     }
 
-    fn exception(&self, map: &mut Map<String, Value>, counts: &mut Redactions) {
+    fn exception(&self, map: &mut Map<String, Value>, cx: &mut Walk<'_>) {
         for (k, v) in map.iter_mut() {
-            match k.as_str() {
-                "type" | "thread_id" => {}
-                "module" => self.code_name(v, counts),
-                "stacktrace" | "raw_stacktrace" => self.stacktrace(v, counts),
-                "mechanism" => self.keep_some(v, &["type", "handled", "synthetic"], counts),
-                _ => self.field(k, v, counts),
+            match k.as_bytes() {
+                b"type" | b"thread_id" => {}
+                b"module" => self.code_name(v, cx),
+                b"stacktrace" | b"raw_stacktrace" => self.stacktrace(v, cx),
+                b"mechanism" => self.keep_some(v, &["type", "handled", "synthetic"], cx),
+                _ => self.field(k, v, cx),
             }
         }
     }
 
-    fn thread(&self, map: &mut Map<String, Value>, counts: &mut Redactions) {
+    fn thread(&self, map: &mut Map<String, Value>, cx: &mut Walk<'_>) {
         for (k, v) in map.iter_mut() {
-            match k.as_str() {
-                "id" | "crashed" | "current" => {}
-                "stacktrace" | "raw_stacktrace" => self.stacktrace(v, counts),
-                _ => self.field(k, v, counts),
+            match k.as_bytes() {
+                b"id" | b"crashed" | b"current" => {}
+                b"stacktrace" | b"raw_stacktrace" => self.stacktrace(v, cx),
+                _ => self.field(k, v, cx),
             }
         }
     }
 
-    fn stacktrace(&self, value: &mut Value, counts: &mut Redactions) {
+    fn stacktrace(&self, value: &mut Value, cx: &mut Walk<'_>) {
         let Value::Object(map) = value else {
-            return self.walk(value, counts);
+            return self.walk(value, cx);
         };
         for (k, v) in map.iter_mut() {
             match (k.as_str(), v) {
                 ("frames", Value::Array(frames)) => {
                     for frame in frames {
                         match frame {
-                            Value::Object(frame) => self.frame(frame, counts),
-                            other => self.walk(other, counts),
+                            Value::Object(frame) => self.frame(frame, cx),
+                            other => self.walk(other, cx),
                         }
                     }
                 }
                 ("frames_omitted" | "registers", _) => {}
-                (k, v) => self.field(k, v, counts),
+                (k, v) => self.field(k, v, cx),
             }
         }
     }
 
     /// A stack frame: paths are sanitized (with every value rule), code names
     /// survive unless they hold a path, line numbers and addresses survive.
-    fn frame(&self, map: &mut Map<String, Value>, counts: &mut Redactions) {
+    fn frame(&self, map: &mut Map<String, Value>, cx: &mut Walk<'_>) {
         for (k, v) in map.iter_mut() {
-            match k.as_str() {
-                k if has(FRAME_KEEP, k) => {}
-                k if has(FRAME_CODE, k) => self.code_name(v, counts),
-                _ => self.field(k, v, counts),
+            match k.as_bytes() {
+                // Numbers and addresses: unchanged.
+                b"lineno" | b"colno" | b"in_app" | b"instruction_addr" | b"symbol_addr"
+                | b"image_addr" | b"addr_mode" | b"platform" => {}
+                // Code names: unchanged unless they hold a path.
+                b"function" | b"module" | b"package" | b"symbol" | b"raw_function" => {
+                    self.code_name(v, cx)
+                }
+                _ => self.field(k, v, cx),
             }
         }
     }
 
     /// A function, module or package name: unchanged unless it holds a path.
-    fn code_name(&self, value: &mut Value, counts: &mut Redactions) {
+    fn code_name(&self, value: &mut Value, cx: &mut Walk<'_>) {
         match value {
             Value::String(s) if !s.contains(['/', '\\']) => {}
-            other => self.walk(other, counts),
+            other => self.walk(other, cx),
         }
     }
 
-    fn breadcrumb(&self, map: &mut Map<String, Value>, counts: &mut Redactions) {
+    fn breadcrumb(&self, map: &mut Map<String, Value>, cx: &mut Walk<'_>) {
         for (k, v) in map.iter_mut() {
-            match k.as_str() {
-                "timestamp" | "type" | "level" => {}
-                _ => self.field(k, v, counts),
+            match k.as_bytes() {
+                b"timestamp" | b"type" | b"level" => {}
+                _ => self.field(k, v, cx),
             }
         }
     }
 
-    fn span(&self, map: &mut Map<String, Value>, counts: &mut Redactions) {
+    fn span(&self, map: &mut Map<String, Value>, cx: &mut Walk<'_>) {
         for (k, v) in map.iter_mut() {
-            match k.as_str() {
-                k if has(SPAN_KEEP, k) => {}
-                "tags" => self.tags(v, counts),
-                _ => self.field(k, v, counts),
+            match k.as_bytes() {
+                // SPAN_KEEP
+                b"span_id"
+                | b"trace_id"
+                | b"parent_span_id"
+                | b"timestamp"
+                | b"start_timestamp"
+                | b"same_process_as_parent"
+                | b"status"
+                | b"type" => {}
+                b"tags" => self.tags(v, cx),
+                _ => self.field(k, v, cx),
             }
         }
     }
 
     /// `contexts`: every context is walked; the trace context keeps its ids.
-    fn contexts(&self, value: &mut Value, counts: &mut Redactions) {
+    fn contexts(&self, value: &mut Value, cx: &mut Walk<'_>) {
         let Value::Object(map) = value else {
-            return self.walk(value, counts);
+            return self.walk(value, cx);
         };
-        self.rename_keys(map, &[], counts);
+        self.rename_keys(map, &[], cx);
         for (name, context) in map.iter_mut() {
             if keys::is_sensitive(name) {
-                filter(context, counts);
+                filter(context, cx.counts);
             } else if name == "trace" {
-                self.keep_some(context, SPAN_KEEP, counts);
+                self.keep_some(context, SPAN_KEEP, cx);
             } else {
-                self.keep_some(context, &["type"], counts);
+                self.keep_some(context, &["type"], cx);
             }
         }
     }
 
     /// An object whose `keep` fields survive unchanged; the rest is walked.
-    fn keep_some(&self, value: &mut Value, keep: &[&str], counts: &mut Redactions) {
+    fn keep_some(&self, value: &mut Value, keep: &[&str], cx: &mut Walk<'_>) {
         let Value::Object(map) = value else {
-            return self.walk(value, counts);
+            return self.walk(value, cx);
         };
-        self.rename_keys(map, keep, counts);
+        self.rename_keys(map, keep, cx);
         for (k, v) in map.iter_mut() {
             if !has(keep, k) {
-                self.field(k, v, counts);
+                self.field(k, v, cx);
             }
         }
     }
 
     /// Tags (event, transaction or span): the crate's own keep their key and value
     /// (`feature` gets the value rules); the others get the key and value rules.
-    fn tags(&self, value: &mut Value, counts: &mut Redactions) {
-        self.own_fields(value, OWN_TAGS, counts);
+    fn tags(&self, value: &mut Value, cx: &mut Walk<'_>) {
+        self.own_fields(value, OWN_TAGS, cx);
     }
 
     /// `extra`: as [`tags`](Self::tags), with the crate's own extra fields.
-    fn extra(&self, value: &mut Value, counts: &mut Redactions) {
-        self.own_fields(value, OWN_EXTRA, counts);
+    fn extra(&self, value: &mut Value, cx: &mut Walk<'_>) {
+        self.own_fields(value, OWN_EXTRA, cx);
     }
 
-    fn own_fields(&self, value: &mut Value, own: &[&str], counts: &mut Redactions) {
+    fn own_fields(&self, value: &mut Value, own: &[&str], cx: &mut Walk<'_>) {
         let Value::Object(map) = value else {
-            return self.walk(value, counts);
+            return self.walk(value, cx);
         };
-        self.rename_keys(map, own, counts);
+        self.rename_keys(map, own, cx);
         for (k, v) in map.iter_mut() {
-            match k.as_str() {
-                "feature" => self.walk(v, counts),
-                k if has(own, k) => {}
-                k => self.field(k, v, counts),
+            match k.as_bytes() {
+                b"feature" => self.walk(v, cx),
+                _ if has(own, k) => {}
+                _ => self.field(k, v, cx),
             }
         }
     }
 
     /// One field: filtered whole if its key is sensitive, else walked.
-    fn field(&self, key: &str, value: &mut Value, counts: &mut Redactions) {
-        if keys::is_sensitive(key) {
-            filter(value, counts);
+    fn field(&self, key: &str, value: &mut Value, cx: &mut Walk<'_>) {
+        if !is_protocol_key(key) && keys::is_sensitive(key) {
+            filter(value, cx.counts);
         } else {
-            self.walk(value, counts);
+            self.walk(value, cx);
         }
     }
 
     /// The generic walk: key rule on every key (and value rules on the key's text),
     /// value rules on every string, booleans untouched, and numbers untouched
     /// unless they are card numbers (13 to 19 digits, Luhn-valid, card network).
-    pub(crate) fn walk(&self, value: &mut Value, counts: &mut Redactions) {
-        self.walk_with(value, counts, true);
+    pub(crate) fn walk(&self, value: &mut Value, cx: &mut Walk<'_>) {
+        self.walk_with(value, cx, true);
     }
 
-    fn walk_with(&self, value: &mut Value, counts: &mut Redactions, numbers: bool) {
+    fn walk_with(&self, value: &mut Value, cx: &mut Walk<'_>, numbers: bool) {
         match value {
             Value::String(s) => {
-                if let Cow::Owned(new) = self.scrub_str(s, counts) {
+                if let Cow::Owned(new) = self.scrub_text(s, cx) {
                     *s = new;
                 }
             }
             Value::Array(items) => {
                 for item in items {
-                    self.walk_with(item, counts, numbers);
+                    self.walk_with(item, cx, numbers);
                 }
             }
             Value::Object(map) => {
-                self.rename_keys(map, &[], counts);
+                self.rename_keys(map, &[], cx);
                 for (k, v) in map.iter_mut() {
-                    if keys::is_sensitive(k) {
-                        filter(v, counts);
+                    if !is_protocol_key(k) && keys::is_sensitive(k) {
+                        filter(v, cx.counts);
                     } else {
-                        self.walk_with(v, counts, numbers);
+                        self.walk_with(v, cx, numbers);
                     }
                 }
             }
@@ -353,7 +439,7 @@ impl Scrubber {
                     && card_valid(&u.to_string())
                 {
                     *value = Value::String("[card]".to_owned());
-                    counts.bump(Rule::Card);
+                    cx.counts.bump(Rule::Card);
                 }
             }
             Value::Null | Value::Bool(_) => {}
@@ -363,11 +449,11 @@ impl Scrubber {
     /// Keys are text too: a key holding a path, an email or a host name is
     /// rewritten (the value moves to the scrubbed key; on a clash, the later one
     /// wins). Keys in `keep` are left alone.
-    fn rename_keys(&self, map: &mut Map<String, Value>, keep: &[&str], counts: &mut Redactions) {
+    fn rename_keys(&self, map: &mut Map<String, Value>, keep: &[&str], cx: &mut Walk<'_>) {
         let renames: Vec<(String, String)> = map
             .keys()
-            .filter(|k| !has(keep, k))
-            .filter_map(|k| match self.scrub_str(k, counts) {
+            .filter(|k| !has(keep, k) && !is_protocol_key(k))
+            .filter_map(|k| match self.scrub_text(k, cx) {
                 Cow::Owned(new) => Some((k.clone(), new)),
                 Cow::Borrowed(_) => None,
             })
@@ -378,6 +464,138 @@ impl Scrubber {
             }
         }
     }
+
+    /// One string of the item: the value rules, once per distinct text in the
+    /// item (a stack trace repeats its files, breadcrumbs their category, spans
+    /// their names and data).
+    fn scrub_text<'s>(&self, s: &'s str, cx: &mut Walk<'_>) -> Cow<'s, str> {
+        if s.is_empty() {
+            return Cow::Borrowed(s);
+        }
+        let prof = Profile::of(s);
+        if !self.needs_rules(s, &prof) {
+            return Cow::Borrowed(s);
+        }
+        if s.len() < MEMO_MIN_LEN {
+            return self.scrub_with(s, prof, cx.counts);
+        }
+        if let Some((out, delta)) = cx.memo.get(s) {
+            cx.counts.add(delta);
+            return match out {
+                Some(out) => Cow::Owned(out.to_owned()),
+                None => Cow::Borrowed(s),
+            };
+        }
+        let mut delta = Redactions::default();
+        let out = self.scrub_with(s, prof, &mut delta);
+        cx.counts.add(&delta);
+        let kept = match &out {
+            Cow::Owned(out) => Some(out.as_str()),
+            Cow::Borrowed(_) => None,
+        };
+        cx.memo.insert(s, kept, delta);
+        out
+    }
+}
+
+/// What the walk of one item carries: the counts, and the texts already scrubbed.
+pub(crate) struct Walk<'c> {
+    counts: &'c mut Redactions,
+    memo: Memo,
+}
+
+/// Texts of this item already scrubbed: what each became (`None`: unchanged) and
+/// what was redacted in it. An open-addressing table over two text arenas: no
+/// allocation per text.
+#[derive(Default)]
+struct Memo {
+    /// Slots of `entries` by hash (`u32::MAX`: empty); a power of two long.
+    slots: Vec<u32>,
+    entries: Vec<MemoEntry>,
+    texts: String,
+    outs: String,
+}
+
+struct MemoEntry {
+    hash: u64,
+    text: std::ops::Range<usize>,
+    out: Option<std::ops::Range<usize>>,
+    delta: Redactions,
+}
+
+impl Memo {
+    fn get(&self, s: &str) -> Option<(Option<&str>, &Redactions)> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let hash = fx_hash(s);
+        let mask = self.slots.len() - 1;
+        let mut i = (hash as usize) & mask;
+        loop {
+            let slot = *self.slots.get(i)?;
+            let entry = self.entries.get(usize::try_from(slot).ok()?)?;
+            if entry.hash == hash && self.texts.get(entry.text.clone()) == Some(s) {
+                let out = entry.out.clone().and_then(|r| self.outs.get(r));
+                return Some((out, &entry.delta));
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn insert(&mut self, s: &str, out: Option<&str>, delta: Redactions) {
+        if self.entries.len() >= MEMO_MAX {
+            return;
+        }
+        if self.slots.is_empty() {
+            // Room for MEMO_MAX entries at half load: probes stay short.
+            self.slots = vec![u32::MAX; 2 * MEMO_MAX];
+        }
+        let hash = fx_hash(s);
+        let mask = self.slots.len() - 1;
+        let mut i = (hash as usize) & mask;
+        while self.slots[i] != u32::MAX {
+            i = (i + 1) & mask;
+        }
+        let Ok(index) = u32::try_from(self.entries.len()) else {
+            return;
+        };
+        self.slots[i] = index;
+        let text = self.texts.len()..self.texts.len() + s.len();
+        self.texts.push_str(s);
+        let out = out.map(|o| {
+            let r = self.outs.len()..self.outs.len() + o.len();
+            self.outs.push_str(o);
+            r
+        });
+        self.entries.push(MemoEntry {
+            hash,
+            text,
+            out,
+            delta,
+        });
+    }
+}
+
+/// Shorter texts are scrubbed again rather than remembered.
+const MEMO_MIN_LEN: usize = 8;
+/// At most this many texts are remembered per item.
+const MEMO_MAX: usize = 256;
+
+/// A fast hash for the memo of one item (its texts come from the program, and
+/// every hit is checked against the text itself).
+fn fx_hash(s: &str) -> u64 {
+    let add = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    let mut chunks = s.as_bytes().chunks_exact(8);
+    let mut h = 0u64;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = add(h, u64::from_le_bytes(word));
+    }
+    let rest = chunks.remainder();
+    let mut word = [0u8; 8];
+    word[..rest.len()].copy_from_slice(rest);
+    add(h, u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59))
 }
 
 /// Replace a value under a sensitive key with `"[Filtered]"`, whatever its type.
@@ -707,6 +925,78 @@ mod tests {
         );
         assert_eq!(counts.get(Rule::Key), 5);
         assert_eq!(counts.to_json(), json!({"key": 5}));
+    }
+
+    #[test]
+    fn protocol_keys_are_not_sensitive() {
+        for key in [
+            "message",
+            "value",
+            "filename",
+            "abs_path",
+            "data",
+            "code.filepath",
+            "thread.name",
+            "feature",
+            "id",
+            "app_name",
+            "kernel_version",
+        ] {
+            assert!(is_protocol_key(key), "{key}");
+        }
+        // Every protocol key, checked against the key rule and the value rules.
+        let all: Vec<&str> = include_str!("json.rs")
+            .split("fn is_protocol_key")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}\n").next())
+            .unwrap_or_default()
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .collect();
+        assert!(all.len() > 50, "{all:?}");
+        for key in all {
+            assert!(is_protocol_key(key), "{key}");
+            assert!(!keys::is_sensitive(key), "{key} is sensitive");
+            assert_eq!(scrubber().scrub_str(key, &mut Redactions::default()), key);
+        }
+        assert!(!is_protocol_key("password"));
+        assert!(!is_protocol_key("hostname"));
+    }
+
+    #[test]
+    fn repeated_texts_are_scrubbed_once_and_counted_each_time() {
+        // More distinct texts than the memo keeps, and texts that repeat.
+        let crumbs: Vec<Value> = (0..600)
+            .map(|i| {
+                let message = match i % 3 {
+                    0 => "mail ada@example.com".to_owned(),
+                    1 => "plain text, nothing to hide".to_owned(),
+                    _ => format!("opened /home/bob{i}/notes.txt"),
+                };
+                json!({"message": message, "category": "app::module"})
+            })
+            .collect();
+        let mut value = json!({"breadcrumbs": {"values": crumbs}});
+        let mut counts = Redactions::default();
+        scrubber().scrub_item("event", &mut value, &mut counts);
+        let values = value["breadcrumbs"]["values"].as_array().unwrap();
+        for (i, crumb) in values.iter().enumerate() {
+            let want = match i % 3 {
+                0 => "mail [email]",
+                1 => "plain text, nothing to hide",
+                _ => "opened /home/<user>/notes.txt",
+            };
+            assert_eq!(crumb["message"], want, "{i}");
+            assert_eq!(crumb["category"], "app::module");
+        }
+        assert_eq!(counts.get(Rule::Email), 200);
+        assert_eq!(counts.get(Rule::PathUser), 200);
+        // Texts of the same length and hash bucket are told apart.
+        let mut memo = Memo::default();
+        memo.insert("abcdefgh", Some("x"), Redactions::default());
+        assert!(memo.get("abcdefgi").is_none());
+        assert_eq!(memo.get("abcdefgh").map(|(out, _)| out), Some(Some("x")));
     }
 
     #[test]

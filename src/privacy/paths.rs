@@ -3,7 +3,7 @@
 
 use regex::Regex;
 
-use super::values::{Patterns, Rewriter, at, before, contains_ci};
+use super::values::{Patterns, Rewriter, at, before, contains_ci, escape_before};
 use super::{Redactions, Rule};
 
 /// The marker for a user name.
@@ -79,10 +79,20 @@ pub(crate) const GENERIC_NAMES: &[&str] = &[
     "key",
 ];
 
-/// Whether [`path_users`] can match: the text holds `home/`, `users` (any case)
-/// or `documents and` (any case). A cheap test that skips the pattern.
+/// Whether [`path_users`] can match: a `/` or `\\` right before `home/`, `users`
+/// (any case) or `documents and` (any case). A cheap test that skips the pattern.
 pub(crate) fn maybe_user_path(s: &str) -> bool {
-    s.contains("home/") || contains_ci(s, "users") || contains_ci(s, "documents and")
+    let b = s.as_bytes();
+    let starts_ci = |i: usize, word: &[u8]| {
+        b.get(i..i + word.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    };
+    b.iter().enumerate().any(|(i, &c)| {
+        (c == b'/' || c == b'\\')
+            && (b[i + 1..].starts_with(b"home/")
+                || starts_ci(i + 1, b"users")
+                || starts_ci(i + 1, b"documents and"))
+    })
 }
 
 /// `/home/NAME`, `/Users/NAME`, `C:\Users\NAME`, `/mnt/c/Users/NAME`, … : the
@@ -108,13 +118,14 @@ pub(crate) fn path_users(p: &Patterns, s: &str, counts: &mut Redactions) -> Opti
     w.finish()
 }
 
-/// `~NAME/` (another user's home): the name becomes `<user>`. `~/` and `PROGRA~1`
-/// survive.
+/// `~NAME/` (another user's home), not inside a word or a path: the name becomes
+/// `<user>`. `~/`, `PROGRA~1/` and `a/~b/` survive.
 pub(crate) fn tildes(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
     let mut w = Rewriter::new(s);
     for m in p.tilde.find_iter(s) {
-        let opens = before(s, m.start())
-            .is_none_or(|b| b.is_ascii_whitespace() || b"\"'=([{,;:".contains(&b));
+        // Not inside a word or a path (`PROGRA~1`, `a/~b/`).
+        let opens = escape_before(s, m.start())
+            || before(s, m.start()).is_none_or(|b| !is_path_byte(b) && b != b'/' && b != b'\\');
         let closes = matches!(at(s, m.end()), Some(b'/' | b'\\'));
         if opens && closes && w.replace(m.start() + 1..m.end(), USER) {
             counts.bump(Rule::PathUser);
@@ -142,7 +153,7 @@ pub(crate) fn home_regex(p: Option<&Patterns>, home: &str) -> Option<Result<Find
     {
         return None;
     }
-    let sep = r"(?:\\{1,2}|/)";
+    let sep = r"(?:\\+|/)";
     let windows = home.contains('\\') || home.as_bytes().get(1) == Some(&b':');
     let mut pattern = String::from(if windows { "(?i)" } else { "" });
     if home.starts_with(['/', '\\']) {
@@ -154,7 +165,13 @@ pub(crate) fn home_regex(p: Option<&Patterns>, home: &str) -> Option<Result<Find
         .last()
         .filter(|c| c.is_ascii())
         .map(|c| c.to_ascii_lowercase());
-    Some(Regex::new(&pattern).map(|re| Finder { re, needle }))
+    // A Unix home is matched as written: a plain substring search.
+    let literal = (!windows && home.starts_with('/')).then(|| home.to_owned());
+    Some(Regex::new(&pattern).map(|re| Finder {
+        re,
+        needle,
+        literal,
+    }))
 }
 
 /// A pattern for one of this machine's names, with a cheap test that skips it.
@@ -163,29 +180,50 @@ pub(crate) struct Finder {
     pub(crate) re: Regex,
     /// Lower-case ASCII text that every match contains, ignoring ASCII case.
     needle: Option<String>,
+    /// The exact text to find instead of the pattern (a Unix home directory).
+    literal: Option<String>,
 }
 
 impl Finder {
     /// Whether the pattern can match `s` (`false` only when it certainly cannot).
     pub(crate) fn may_match(&self, s: &str) -> bool {
-        self.needle.as_deref().is_none_or(|n| contains_ci(s, n))
+        match &self.literal {
+            Some(literal) => s.contains(literal.as_str()),
+            None => self.needle.as_deref().is_none_or(|n| contains_ci(s, n)),
+        }
+    }
+
+    /// Calls `each` with every match in `s`, in order.
+    fn each_match(&self, s: &str, mut each: impl FnMut(std::ops::Range<usize>)) {
+        match &self.literal {
+            Some(literal) => {
+                for (i, m) in s.match_indices(literal.as_str()) {
+                    each(i..i + m.len());
+                }
+            }
+            None => {
+                for m in self.re.find_iter(s) {
+                    each(m.range());
+                }
+            }
+        }
     }
 }
 
 /// The running user's home directory, wherever it appears as a whole path prefix,
 /// becomes `<home>`.
 pub(crate) fn home(f: &Finder, s: &str, counts: &mut Redactions) -> Option<String> {
-    if !f.may_match(s) {
+    if f.literal.is_none() && !f.may_match(s) {
         return None;
     }
     let mut w = Rewriter::new(s);
-    for m in f.re.find_iter(s) {
-        let whole = !before(s, m.start()).is_some_and(is_path_byte)
-            && !at(s, m.end()).is_some_and(is_path_byte);
-        if whole && w.replace(m.range(), HOME) {
+    f.each_match(s, |m| {
+        let whole = (escape_before(s, m.start) || !before(s, m.start).is_some_and(is_path_byte))
+            && !at(s, m.end).is_some_and(is_path_byte);
+        if whole && w.replace(m, HOME) {
             counts.bump(Rule::Home);
         }
-    }
+    });
     w.finish()
 }
 
@@ -223,8 +261,11 @@ pub(crate) fn words_regex<'n>(
         .filter(|_| ascii)
         .map(|n| n.to_ascii_lowercase());
     Some(
-        Regex::new(&format!("{flags}(?:{})", alternatives.join("|")))
-            .map(|re| Finder { re, needle }),
+        Regex::new(&format!("{flags}(?:{})", alternatives.join("|"))).map(|re| Finder {
+            re,
+            needle,
+            literal: None,
+        }),
     )
 }
 
@@ -241,7 +282,8 @@ pub(crate) fn words(
     }
     let mut w = Rewriter::new(s);
     for m in f.re.find_iter(s) {
-        let whole = !before(s, m.start()).is_some_and(|b| b.is_ascii_alphanumeric())
+        let whole = (escape_before(s, m.start())
+            || !before(s, m.start()).is_some_and(|b| b.is_ascii_alphanumeric()))
             && !at(s, m.end()).is_some_and(|b| b.is_ascii_alphanumeric());
         if whole && w.replace(m.range(), marker) {
             counts.bump(rule);
@@ -297,6 +339,11 @@ mod tests {
                 Some(r"C:\Users\<user>\Documents\a.txt"),
             ),
             (r"C:\\Users\\John Smith\\x", Some(r"C:\\Users\\<user>\\x")),
+            // Escaped twice (`Debug` of a `Debug` string).
+            (
+                r"C:\\\\Users\\\\alice\\\\x",
+                Some(r"C:\\\\Users\\\\<user>\\\\x"),
+            ),
             (r"C:\Users\John Smith", Some(r"C:\Users\<user> Smith")),
             (r"\\?\C:\Users\alice\x", Some(r"\\?\C:\Users\<user>\x")),
             (
@@ -350,6 +397,10 @@ mod tests {
             ("PROGRA~1/x", None),
             ("takes ~five minutes", None),
             ("~<user>/x", None),
+            ("🎉~dave/x", Some("🎉~<user>/x")),
+            ("「~erin/x」", Some("「~<user>/x」")),
+            ("a/~frank/x", None),
+            ("x~frank/y", None),
         ];
         for (input, want) in cases {
             let got = tildes(patterns(), input, &mut Redactions::default());

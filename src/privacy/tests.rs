@@ -62,6 +62,8 @@ fn must_survive() {
         "listening on [::1]:3000 and 0.0.0.0:80",
         "retry 3/5 after 250 ms",
         "session_count=4 token_count=1200",
+        "at src/auth.rs:42 and src/session/token.rs:7:13",
+        "panicked at ip.rs:10:5, password.py:3",
         "author: Jane",
         "oauth_provider=github",
         "the bearer authentication scheme",
@@ -115,6 +117,35 @@ fn planted_secrets_are_replaced() {
             "[private-key]",
         ),
         ("git@github.com:alice/repo.git", "[email]:<user>/repo.git"),
+        // Escaped line breaks and tabs (`Debug`, JSON in a string) are boundaries.
+        (
+            r"line\n203.0.113.7\t4111111111111111\n/home/bob/x\npassword=hunter2\r~carol/y",
+            r"line\n[ip]\t[card]\n/home/<user>/x\npassword=[Filtered]\r~<user>/y",
+        ),
+        (
+            r#"password: Some(\"hunter2\")"#,
+            r#"password: Some(\"[Filtered]\")"#,
+        ),
+        ("password: Some(hunter2)", "password: Some([Filtered])"),
+        // A value another rule rewrote only in part is filtered whole.
+        ("password=203.0.113.7:hunter2", "password=[Filtered]"),
+        (r#"auth=password="hunter 2" ok"#, "auth=[Filtered] ok"),
+        ("password: auth: hunter2 ok", "password: [Filtered] ok"),
+        (
+            r#"password=apiKey: Some("hunter 2") ok"#,
+            "password=[Filtered]) ok",
+        ),
+        // A secret of several words after a sensitive key is found whole.
+        ("password: +44 20 7946 0958", "password: [phone]"),
+        ("password: 4111 1111 1111 1111", "password: [card]"),
+        ("secret: GB82 WEST 1234 5698 7654 32", "secret: [iban]"),
+        // Text glued to the run or the candidate does not hide the secret.
+        ("v1.2.3 4111111111111111", "v1.2.3 [card]"),
+        ("AB12 GB82WEST12345698765432", "AB12 [iban]"),
+        (
+            "call +1 415 555 2671. 2024-01-15",
+            "call [phone]. 2024-01-15",
+        ),
     ];
     for (input, want) in cases {
         assert_eq!(scrub(&s, input), want, "{input}");

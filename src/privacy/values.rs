@@ -17,10 +17,28 @@ use super::{Redactions, Rule};
 /// The replacement of a value whose key is sensitive.
 pub(crate) const FILTERED: &str = "[Filtered]";
 
+/// Every marker a rule writes: a value that is one of these is already scrubbed.
+pub(crate) const MARKERS: &[&str] = &[
+    FILTERED,
+    "[private-key]",
+    "[jwt]",
+    "[api-key]",
+    "[email]",
+    "[iban]",
+    "[card]",
+    "[ssn]",
+    "[phone]",
+    "[ip]",
+    "<user>",
+    "<home>",
+    "<host>",
+];
+
 /// The compiled patterns (all literals; `patterns_compile` proves they compile).
 #[derive(Debug)]
 pub(crate) struct Patterns {
-    pem: Regex,
+    pem_begin: Regex,
+    pem_end: Regex,
     url: Regex,
     jwt: Regex,
     api_key: Regex,
@@ -46,10 +64,10 @@ const NAME: &str = r#"[^/\\\s:*?"'<>|,;()\[\]{}]+"#;
 
 impl Patterns {
     fn new() -> Result<Self, regex::Error> {
-        let windows_sep = r"(?:\\{1,2}|/)";
+        let windows_sep = r"(?:\\+|/)";
         let path_user = format!(
             r"(?x)
-            (?:^|[^A-Za-z0-9._~\-])
+            (?:^|[^A-Za-z0-9._~\-]|\\[ntr])
             (?:
                 (?:(?:/var|/export)?/home/|/(?:mnt|cygdrive)/[A-Za-z]/(?i:users)/|/(?i:users)/)
                 {NAME}
@@ -59,9 +77,8 @@ impl Patterns {
             )"
         );
         Ok(Self {
-            pem: Regex::new(
-                r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:(?s:.)*?-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:,\-]*)",
-            )?,
+            pem_begin: Regex::new(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")?,
+            pem_end: Regex::new(r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")?,
             url: Regex::new(
                 r#"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<userinfo>[^\s/?#@"'<>\[\]]*@)?(?P<rest>[^\s?#"'<>]*)(?P<query>\?[^\s#"'<>]*)?(?P<fragment>#[^\s"'<>]*)?"#,
             )?,
@@ -101,40 +118,376 @@ impl Patterns {
 /// Cheap facts about a text, from one pass over its bytes, that let passes which
 /// cannot match be skipped. Passes only shrink these counts, so the facts about
 /// the original text stay an upper bound.
+///
+/// The pass is written as sums of comparisons, which the compiler turns into
+/// vector code: it costs about what JSON's escaping scan of the same text costs.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Profile {
     pub(crate) digits: usize,
     pub(crate) dots: usize,
     pub(crate) colons: usize,
+    pub(crate) upper: usize,
     pub(crate) at: bool,
-    pub(crate) plus: bool,
     pub(crate) dash: bool,
     pub(crate) eq: bool,
-    pub(crate) upper: usize,
     pub(crate) slash: bool,
     pub(crate) tilde: bool,
+    pub(crate) underscore: bool,
+    /// A `b` or `B` (for `bearer`).
+    pub(crate) b: bool,
 }
+
+/// For [`Profile::of_short`]: each byte's classes as 8-bit lanes of a `u128`
+/// (digit, dot, colon, upper case, `@`, (unused), `-`, `=`, `/` or `\\`, `~`, `_`,
+/// `b` or `B`), so that one addition per byte counts them all.
+const LANES: [u128; 256] = {
+    let mut t = [0u128; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let lane = match c {
+            b'0'..=b'9' => 0,
+            b'.' => 1,
+            b':' => 2,
+            b'A'..=b'Z' => 3,
+            b'@' => 4,
+            b'-' => 6,
+            b'=' => 7,
+            b'/' | b'\\' => 8,
+            b'~' => 9,
+            b'_' => 10,
+            _ => 12,
+        };
+        if lane < 12 {
+            t[b] = 1 << (8 * lane);
+        }
+        if c == b'b' {
+            t[b] = 1 << (8 * 11);
+        }
+        if c == b'B' {
+            t[b] |= 1 << (8 * 11);
+        }
+        b += 1;
+    }
+    t
+};
 
 impl Profile {
     pub(crate) fn of(s: &str) -> Self {
-        let mut p = Self::default();
-        for &b in s.as_bytes() {
-            match b {
-                b'0'..=b'9' => p.digits += 1,
-                b'.' => p.dots += 1,
-                b':' => p.colons += 1,
-                b'@' => p.at = true,
-                b'+' => p.plus = true,
-                b'-' => p.dash = true,
-                b'=' => p.eq = true,
-                b'/' | b'\\' => p.slash = true,
-                b'~' => p.tilde = true,
-                b'A'..=b'Z' => p.upper += 1,
+        if s.len() < 64 {
+            Self::of_short(s.as_bytes())
+        } else {
+            Self::of_long(s)
+        }
+    }
+
+    /// Short text: one table lookup and one addition per byte.
+    fn of_short(bytes: &[u8]) -> Self {
+        let mut acc = 0u128;
+        for &b in bytes {
+            acc += LANES[usize::from(b)];
+        }
+        let lane = |i: u32| ((acc >> (8 * i)) & 0xff) as usize;
+        Self {
+            digits: lane(0),
+            dots: lane(1),
+            colons: lane(2),
+            upper: lane(3),
+            at: lane(4) > 0,
+            dash: lane(6) > 0,
+            eq: lane(7) > 0,
+            slash: lane(8) > 0,
+            tilde: lane(9) > 0,
+            underscore: lane(10) > 0,
+            b: lane(11) > 0,
+        }
+    }
+
+    /// Longer text: counts in vector code, per block of at most 255 bytes.
+    fn of_long(s: &str) -> Self {
+        let (mut digits, mut dots, mut colons, mut upper) = (0usize, 0usize, 0usize, 0usize);
+        let mut flags = 0u8;
+        // Byte counters, summed per block of at most 255 bytes: vector code.
+        for block in s.as_bytes().chunks(255) {
+            let (mut d, mut o, mut c, mut u) = (0u8, 0u8, 0u8, 0u8);
+            let (mut at, mut dash, mut eq) = (0u8, 0u8, 0u8);
+            let (mut slash, mut tilde, mut under, mut b_) = (0u8, 0u8, 0u8, 0u8);
+            for &b in block {
+                d += u8::from(b.wrapping_sub(b'0') < 10);
+                u += u8::from(b.wrapping_sub(b'A') < 26);
+                o += u8::from(b == b'.');
+                c += u8::from(b == b':');
+                at |= u8::from(b == b'@');
+                dash |= u8::from(b == b'-');
+                eq |= u8::from(b == b'=');
+                slash |= u8::from(b == b'/') | u8::from(b == b'\\');
+                tilde |= u8::from(b == b'~');
+                under |= u8::from(b == b'_');
+                b_ |= u8::from(b | 0x20 == b'b');
+            }
+            digits += usize::from(d);
+            dots += usize::from(o);
+            colons += usize::from(c);
+            upper += usize::from(u);
+            flags |= at | dash << 2 | eq << 3 | slash << 4 | tilde << 5 | under << 6 | b_ << 7;
+        }
+        let flag = |bit: u8| flags & (1 << bit) != 0;
+        Self {
+            digits,
+            dots,
+            colons,
+            upper,
+            at: flag(0),
+            dash: flag(2),
+            eq: flag(3),
+            slash: flag(4),
+            tilde: flag(5),
+            underscore: flag(6),
+            b: flag(7),
+        }
+    }
+}
+
+impl Profile {
+    /// Whether a rule that needs no knowledge of this machine may match a text
+    /// of `len` bytes with this profile (`false` only when none can). The
+    /// conditions are those under which `Scrubber::scrub_str` runs each pass.
+    pub(crate) fn may_need_rules(&self, len: usize) -> bool {
+        self.at
+            || self.slash
+            || self.tilde
+            || self.eq
+            || self.colons > 0
+            || self.digits >= 9
+            || (self.dash && self.upper >= 10)
+            || (self.dots >= 2 && self.upper > 0)
+            || (len >= 14 && (self.dash || self.underscore || self.upper >= 4))
+            || (self.b && len >= 15)
+            || (self.digits >= 2 && self.upper >= 2 && len >= 15)
+            || (self.dots >= 3 && self.digits >= 4)
+    }
+}
+
+/// What the patterns need, found in one pass over the text (the tests check
+/// each field against a plain definition: `digit_runs`, `maybe_api_key`,
+/// `paths::maybe_user_path`, `maybe_iban`, `plus_digit`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Scan {
+    /// The most digits in a number whose groups are joined by one ` ` or `-`.
+    pub(crate) run: usize,
+    /// The most groups in a number whose groups are joined by one `.`.
+    pub(crate) dotted: usize,
+    /// A prefix of a known API key shape.
+    pub(crate) api_key: bool,
+    /// `/home/`, `/users`, `\\Users`, `/Documents and` (any case).
+    pub(crate) user_path: bool,
+    /// `bearer` (any case).
+    pub(crate) bearer: bool,
+    /// Two capital letters, then two digits.
+    pub(crate) iban: bool,
+    /// `+` and a digit.
+    pub(crate) plus_digit: bool,
+}
+
+/// API key prefixes that come before a `_` or `-`.
+const KEY_PREFIXES: &[&[u8]] = &[
+    b"ghp",
+    b"gho",
+    b"ghu",
+    b"ghs",
+    b"ghr",
+    b"github_pat",
+    b"xoxa",
+    b"xoxb",
+    b"xoxp",
+    b"xoxr",
+    b"xoxs",
+    b"xapp",
+    b"sk",
+    b"rk",
+    b"pk",
+    b"glpat",
+    b"hf",
+    b"npm",
+];
+
+impl Scan {
+    pub(crate) fn of(s: &str) -> Self {
+        let b = s.as_bytes();
+        let starts_ci = |i: usize, word: &[u8]| {
+            b.get(i..i + word.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(word))
+        };
+        let mut scan = Scan::default();
+        let (mut run, mut dotted) = (0usize, 0usize);
+        let (mut prev, mut prev2) = (0u8, 0u8);
+        for (i, &c) in b.iter().enumerate() {
+            // Most bytes are lower-case letters that start nothing.
+            if c.is_ascii_lowercase() && c != b'b' {
+                (prev2, prev) = (prev, c);
+                continue;
+            }
+            match c {
+                b'0'..=b'9' => {
+                    if !prev.is_ascii_digit() {
+                        // A group starts: the same number if one separator joins it.
+                        match (prev2.is_ascii_digit(), prev) {
+                            (true, b' ' | b'-') => dotted = 0,
+                            (true, b'.') => run = 0,
+                            _ => (run, dotted) = (0, 0),
+                        }
+                        dotted += 1;
+                        scan.dotted = scan.dotted.max(dotted);
+                    }
+                    run += 1;
+                    scan.run = scan.run.max(run);
+                }
+                b'_' | b'-' => {
+                    scan.api_key |= KEY_PREFIXES.iter().any(|p| b[..i].ends_with(p));
+                }
+                b'A' => {
+                    let next = &b[i + 1..];
+                    scan.api_key |= next.starts_with(b"KIA")
+                        || next.starts_with(b"SIA")
+                        || next.starts_with(b"Iza");
+                    scan.iban |= b.get(i + 1).is_some_and(u8::is_ascii_uppercase)
+                        && b.get(i + 2).is_some_and(u8::is_ascii_digit)
+                        && b.get(i + 3).is_some_and(u8::is_ascii_digit);
+                }
+                b'B'..=b'Z' => {
+                    scan.iban |= b.get(i + 1).is_some_and(u8::is_ascii_uppercase)
+                        && b.get(i + 2).is_some_and(u8::is_ascii_digit)
+                        && b.get(i + 3).is_some_and(u8::is_ascii_digit);
+                    scan.bearer |= c == b'B' && starts_ci(i + 1, b"earer");
+                }
+                b'b' => scan.bearer |= starts_ci(i + 1, b"earer"),
+                b'/' | b'\\' => {
+                    scan.user_path |= b[i + 1..].starts_with(b"home/")
+                        || starts_ci(i + 1, b"users")
+                        || starts_ci(i + 1, b"documents and");
+                }
+                b'+' => scan.plus_digit |= b.get(i + 1).is_some_and(u8::is_ascii_digit),
                 _ => {}
             }
+            prev2 = prev;
+            prev = c;
         }
-        p
+        scan
     }
+}
+
+/// The most digits in a run of digit groups separated by one space or dash
+/// (what a card number, an SSN or a phone number's groups need), and the most
+/// digit groups separated by single dots (an IPv4 address needs 4). Text
+/// between numbers is skipped quickly.
+#[cfg(test)]
+pub(crate) fn digit_runs(s: &str) -> (usize, usize) {
+    let b = s.as_bytes();
+    let (mut best_run, mut best_dotted) = (0, 0);
+    let mut i = 0;
+    while let Some(k) = b
+        .get(i..)
+        .and_then(|rest| rest.iter().position(u8::is_ascii_digit))
+    {
+        // A number: digit groups joined by one ` `, `-` or `.`.
+        i += k;
+        let (mut run, mut dotted) = (0, 0);
+        loop {
+            let group = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            run += group;
+            dotted += 1;
+            best_run = best_run.max(run);
+            best_dotted = best_dotted.max(dotted);
+            i += group;
+            match (b.get(i), b.get(i + 1)) {
+                (Some(b' ' | b'-'), Some(d)) if d.is_ascii_digit() => dotted = 0,
+                (Some(b'.'), Some(d)) if d.is_ascii_digit() => run = 0,
+                _ => break,
+            }
+            i += 1;
+        }
+    }
+    (best_run, best_dotted)
+}
+
+/// Whether an API key of a known shape can start in `s`: one of their prefixes
+/// before a `_` or `-` (`ghp_`, `xoxb-`, `sk-`, `npm_`, …), or `AKIA`, `ASIA`,
+/// `AIza`. A cheap test that skips the pattern.
+#[cfg(test)]
+pub(crate) fn maybe_api_key(s: &str) -> bool {
+    const BEFORE_SEP: &[&[u8]] = &[
+        b"ghp",
+        b"gho",
+        b"ghu",
+        b"ghs",
+        b"ghr",
+        b"github_pat",
+        b"xoxa",
+        b"xoxb",
+        b"xoxp",
+        b"xoxr",
+        b"xoxs",
+        b"xapp",
+        b"sk",
+        b"rk",
+        b"pk",
+        b"glpat",
+        b"hf",
+        b"npm",
+    ];
+    let b = s.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| match c {
+        b'_' | b'-' => BEFORE_SEP.iter().any(|p| b[..i].ends_with(p)),
+        b'A' => {
+            let next = &b[i + 1..];
+            next.starts_with(b"KIA") || next.starts_with(b"SIA") || next.starts_with(b"Iza")
+        }
+        _ => false,
+    })
+}
+
+/// Whether an IPv6 address can be in `s`: a run of hexadecimal digits, `:`, `.`
+/// and `%` with a decimal digit and either `::` or seven colons (`Add::add`,
+/// `capture::encode::chunk3` and `10:30:00` cannot hold one).
+pub(crate) fn maybe_ipv6(s: &str) -> bool {
+    let (mut colons, mut double, mut digit, mut prev) = (0, false, false, 0u8);
+    for &b in s.as_bytes() {
+        match b {
+            b':' => {
+                colons += 1;
+                double |= prev == b':';
+            }
+            b'0'..=b'9' => digit = true,
+            b'a'..=b'f' | b'A'..=b'F' | b'.' | b'%' => {}
+            _ => {
+                if digit && (double || colons >= 7) {
+                    return true;
+                }
+                (colons, double, digit) = (0, false, false);
+            }
+        }
+        prev = b;
+    }
+    digit && (double || colons >= 7)
+}
+
+/// Whether an IBAN can start in `s`: two capital letters, then two digits.
+#[cfg(test)]
+pub(crate) fn maybe_iban(s: &str) -> bool {
+    s.as_bytes().windows(4).any(|w| {
+        w[0].is_ascii_uppercase()
+            && w[1].is_ascii_uppercase()
+            && w[2].is_ascii_digit()
+            && w[3].is_ascii_digit()
+    })
+}
+
+/// Whether a `+` is followed by a digit (a phone number in international form).
+#[cfg(test)]
+pub(crate) fn plus_digit(s: &str) -> bool {
+    s.as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'+' && w[1].is_ascii_digit())
 }
 
 /// Whether `haystack` contains `needle` (ASCII, lower case), ignoring ASCII case.
@@ -212,8 +565,17 @@ pub(crate) fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+/// Whether an escape sequence (`\n`, `\r`, `\t`, as `Debug` and JSON write a
+/// line break or a tab) ends right before `i`: a boundary, though it ends in a
+/// letter.
+pub(crate) fn escape_before(s: &str, i: usize) -> bool {
+    let b = s.as_bytes();
+    i >= 2 && b.get(i - 2) == Some(&b'\\') && matches!(b.get(i - 1), Some(b'n' | b'r' | b't'))
+}
+
+/// Whether a word ends right before `i` (an escape sequence is not a word).
 fn word_before(s: &str, i: usize) -> bool {
-    before(s, i).is_some_and(is_word)
+    before(s, i).is_some_and(is_word) && !escape_before(s, i)
 }
 
 fn word_at(s: &str, i: usize) -> bool {
@@ -239,19 +601,46 @@ fn replace_simple(
     w.finish()
 }
 
-/// PEM private key blocks (also truncated ones without their END line).
+/// A private key block longer than this (a 16384-bit RSA key is about 13 KB)
+/// is not looked for its END line: it is taken as truncated.
+const PEM_MAX: usize = 64 << 10;
+
+/// PEM private key blocks, from the BEGIN line to the next END line; a block
+/// without its END line (truncated) runs as far as base64 and blanks go.
+///
+/// Not one regex: a lazy `BEGIN(?s:.)*?END` searches to the end of the text for
+/// every BEGIN line that has no END, which is quadratic. Here the END lines are
+/// found once, in one pass, and each BEGIN line takes the next one.
 pub(crate) fn private_keys(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
     if !s.contains("PRIVATE KEY") {
         return None;
     }
-    replace_simple(
-        s,
-        &p.pem,
-        "[private-key]",
-        Rule::PrivateKey,
-        counts,
-        |_, _| true,
-    )
+    let ends: Vec<Range<usize>> = p.pem_end.find_iter(s).map(|m| m.range()).collect();
+    let mut next = 0;
+    let mut w = Rewriter::new(s);
+    let mut from = 0;
+    while let Some(begin) = p.pem_begin.find_at(s, from) {
+        while ends.get(next).is_some_and(|e| e.start < begin.end()) {
+            next += 1;
+        }
+        let end = match ends.get(next) {
+            Some(e) if e.start - begin.end() <= PEM_MAX => e.end,
+            _ => begin.end() + truncated_pem_len(&s[begin.end()..]),
+        };
+        if w.replace(begin.start()..end, "[private-key]") {
+            counts.bump(Rule::PrivateKey);
+        }
+        from = end;
+    }
+    w.finish()
+}
+
+/// How far the body of a truncated key block runs: base64, blanks, escaped line
+/// breaks, and the `:`/`,`/`-` of headers such as `Proc-Type: 4,ENCRYPTED`.
+fn truncated_pem_len(text: &str) -> usize {
+    text.char_indices()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c.is_whitespace() || "+/=\\:,-".contains(c)))
+        .map_or(text.len(), |(i, _)| i)
 }
 
 /// URLs keep scheme, host, port and path; user-info becomes `[Filtered]@`, the
@@ -261,7 +650,15 @@ pub(crate) fn urls(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<Str
         return None;
     }
     let mut w = Rewriter::new(s);
-    for caps in p.url.captures_iter(s) {
+    // Find the URLs first (fast); only one with user-info, a query or a fragment
+    // is taken apart (captures are slower), on its own text: the same match.
+    for url in p.url.find_iter(s) {
+        if !url.as_str().contains(['@', '?', '#']) {
+            continue;
+        }
+        let Some(caps) = p.url.captures(url.as_str()) else {
+            continue;
+        };
         let parts = [
             (caps.name("userinfo"), "[Filtered]@", Rule::UrlUserinfo),
             (caps.name("query"), "?[Filtered]", Rule::UrlQuery),
@@ -271,7 +668,7 @@ pub(crate) fn urls(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<Str
             if let Some(m) = part
                 && m.as_str() != marker
                 && m.len() > 1
-                && w.replace(m.range(), marker)
+                && w.replace(url.start() + m.start()..url.start() + m.end(), marker)
             {
                 counts.bump(rule);
             }
@@ -338,11 +735,18 @@ pub(crate) fn emails(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<S
 }
 
 /// IBANs (mod-97 checked). A candidate that fails is retried without its last
-/// space-separated group (`GB82WEST12345698765432 ABCD` still holds an IBAN).
+/// space-separated group (`GB82WEST12345698765432 ABCD` still holds an IBAN), and
+/// the search resumes right after the candidate's first character, not after the
+/// whole candidate: in `AB12 GB82WEST12345698765432`, `AB12 GB82…` fails and
+/// `GB82…` is the IBAN. A candidate is at most 43 bytes long, so the cost stays
+/// linear.
 pub(crate) fn ibans(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
     let mut w = Rewriter::new(s);
-    for m in p.iban.find_iter(s) {
-        if word_before(s, m.start()) {
+    let mut from = 0;
+    while let Some(m) = p.iban.find_at(s, from) {
+        // The match starts with an ASCII letter: `start + 1` is a char boundary.
+        from = m.start() + 1;
+        if word_before(s, m.start()) || m.start() < w.position() {
             continue;
         }
         let mut text = m.as_str();
@@ -352,6 +756,7 @@ pub(crate) fn ibans(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<St
                 if w.replace(m.start()..end, "[iban]") {
                     counts.bump(Rule::Iban);
                 }
+                from = end;
                 break;
             }
             match text.rfind(' ') {
@@ -394,13 +799,13 @@ pub(crate) fn cards(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<St
     let bytes = s.as_bytes();
     for m in p.digit_run.find_iter(s) {
         let r = m.range();
-        // Not part of a word, a decimal number or a dotted version.
-        if word_before(s, r.start) || word_at(s, r.end) || before(s, r.start) == Some(b'.') {
-            continue;
-        }
-        if at(s, r.end) == Some(b'.') && at(s, r.end + 1).is_some_and(|b| b.is_ascii_digit()) {
-            continue;
-        }
+        // Whether the run is glued to a word, a decimal number or a dotted version
+        // (`x4111…`, `1.4111…`, `4111….5`): then a card cannot start at its first
+        // group, or end at its last one. Groups inside the run are separated by a
+        // space or a dash: `v1.2.3 4111…` still holds a card.
+        let glued_start = word_before(s, r.start) || before(s, r.start) == Some(b'.');
+        let glued_end = word_at(s, r.end)
+            || (at(s, r.end) == Some(b'.') && at(s, r.end + 1).is_some_and(|b| b.is_ascii_digit()));
         // The digit groups of the run, as byte ranges.
         let mut groups: Vec<Range<usize>> = Vec::new();
         let mut start = r.start;
@@ -411,20 +816,24 @@ pub(crate) fn cards(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<St
             }
         }
         groups.push(start..r.end);
-        let mut i = 0;
+        let last = groups.len() - 1;
+        let mut i = if glued_start { 1 } else { 0 };
         while i < groups.len() {
             let mut digits = 0;
             let mut found = None;
             for j in i..groups.len() {
-                let len = groups[j].len();
-                if groups.len() > 1 && len < 3 {
+                digits += groups[j].len();
+                if digits > 19 || (j == last && glued_end) {
                     break;
                 }
-                digits += len;
-                if digits > 19 {
-                    break;
-                }
-                if digits >= 13 && card_valid(&s[groups[i].start..groups[j].end]) {
+                // One group, or the groups of a printed card: two numbers that
+                // happen to pass the check (`5221846 732136`) are not a card.
+                let grouped = i == j
+                    || CARD_GROUPINGS.iter().any(|g| {
+                        g.len() == j - i + 1
+                            && g.iter().zip(&groups[i..=j]).all(|(n, r)| *n == r.len())
+                    });
+                if digits >= 13 && grouped && card_valid(&s[groups[i].start..groups[j].end]) {
                     found = Some(j);
                     break;
                 }
@@ -442,6 +851,20 @@ pub(crate) fn cards(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<St
     }
     w.finish()
 }
+
+/// How card numbers are printed in groups: 4-4-4-4 (and 13 to 19 digits with a
+/// shorter last group), 4-6-5 and 4-6-4 (American Express, Diners Club).
+const CARD_GROUPINGS: &[&[usize]] = &[
+    &[4, 4, 4, 4],
+    &[4, 4, 4, 4, 3],
+    &[4, 4, 4, 4, 2],
+    &[4, 4, 4, 4, 1],
+    &[4, 4, 4, 3],
+    &[4, 4, 4, 2],
+    &[4, 4, 4, 1],
+    &[4, 6, 5],
+    &[4, 6, 4],
+];
 
 /// Whether `text` (digits with spaces or dashes) is a plausible card number.
 pub(crate) fn card_valid(text: &str) -> bool {
@@ -508,26 +931,58 @@ pub(crate) fn ssns(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<Str
 }
 
 /// Phone numbers in international form: `+`, then 9 to 15 digits in groups
-/// separated by spaces, dots, dashes or parentheses.
+/// separated by spaces, dots, dashes or parentheses. The number ends at the end
+/// of the last group that keeps it within 15 digits, so a number followed by
+/// more digits (`+44 20 7946 0958 (2024)`) is still found.
 pub(crate) fn phones(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
     let mut w = Rewriter::new(s);
     for m in p.phone.find_iter(s) {
         if word_before(s, m.start()) {
             continue;
         }
-        // Trim what cannot end a number.
-        let text = m.as_str().trim_end_matches(|c: char| !c.is_ascii_digit());
-        let end = m.start() + text.len();
-        if word_at(s, end) {
-            continue;
+        let mut digits = 0;
+        let mut end = None;
+        // The separators since the last digit.
+        let mut gap = 0..0;
+        // After the `+` (one byte).
+        for (i, b) in m.as_str().bytes().enumerate().skip(1) {
+            if !b.is_ascii_digit() {
+                if gap.is_empty() {
+                    gap = i..i;
+                }
+                gap.end = i + 1;
+                continue;
+            }
+            // Groups are separated by one space, dot or dash, or parentheses:
+            // `. ` or two spaces end the number.
+            let sep = &m.as_str()[gap.clone()];
+            if !PHONE_GAPS.contains(&sep) {
+                break;
+            }
+            gap = 0..0;
+            digits += 1;
+            if digits > 15 {
+                break;
+            }
+            // A group may end here, not glued to a word.
+            let next = m.start() + i + 1;
+            if digits >= 9 && !word_at(s, next) {
+                end = Some(next);
+            }
         }
-        let digits = text.bytes().filter(u8::is_ascii_digit).count();
-        if (9..=15).contains(&digits) && w.replace(m.start()..end, "[phone]") {
+        if let Some(end) = end
+            && w.replace(m.start()..end, "[phone]")
+        {
             counts.bump(Rule::Phone);
         }
     }
     w.finish()
 }
+
+/// What may separate the digit groups of a phone number.
+const PHONE_GAPS: &[&str] = &[
+    "", " ", ".", "-", "(", ")", " (", ") ", ")-", "-(", ").", ".(", " - ",
+];
 
 /// IPv6 addresses (with a digit, so that Rust paths such as `Add::add` survive),
 /// except `::` and the loopback `::1`. A trailing `:` or `.` (`addr fe80::1: down`)
@@ -622,7 +1077,7 @@ pub(crate) fn pairs(s: &str, counts: &mut Redactions) -> Option<String> {
         }
         if let Some(value) = value_after(s, op + 1, whole_line_key(key)) {
             let text = &s[value.clone()];
-            if text != FILTERED && !text.starts_with('[') && w.replace(value.clone(), FILTERED) {
+            if !MARKERS.contains(&text) && w.replace(value.clone(), FILTERED) {
                 counts.bump(Rule::KeyValue);
             }
             i = i.max(value.end);
@@ -660,10 +1115,33 @@ fn key_before(s: &str, op: usize) -> Option<&str> {
     while start > 0 && end - start < MAX && is_key_byte(bytes[start - 1]) {
         start -= 1;
     }
+    // `\npassword=`: the key starts after the escape sequence.
+    if escape_before(s, start + 1) {
+        start += 1;
+    }
     if start == end {
         return None;
     }
-    s.get(start..end)
+    // A path or a file name is not a key: `src/auth.rs:42`, `session.py:10`.
+    let key = s.get(start..end)?;
+    if (start > 0 && matches!(bytes[start - 1], b'/' | b'\\')) || is_file_name(key) {
+        return None;
+    }
+    Some(key)
+}
+
+/// Extensions of source and data files: `name.EXT` before a `:` is a location.
+const FILE_EXTENSIONS: &[&str] = &[
+    "rs", "py", "pyi", "js", "mjs", "cjs", "ts", "tsx", "jsx", "go", "c", "h", "cc", "cpp", "hpp",
+    "java", "kt", "swift", "rb", "php", "cs", "m", "mm", "toml", "json", "yaml", "yml", "txt",
+    "log", "md", "lock", "html", "css",
+];
+
+/// Whether `key` is a file name (`auth.rs`, `token_store.py`).
+fn is_file_name(key: &str) -> bool {
+    key.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty() && FILE_EXTENSIONS.iter().any(|e| ext.eq_ignore_ascii_case(e))
+    })
 }
 
 fn is_key_byte(b: u8) -> bool {
@@ -679,20 +1157,26 @@ fn value_after(s: &str, from: usize, whole_line: bool) -> Option<Range<usize>> {
     while i < bytes.len() && i < from + 4 && matches!(bytes[i], b' ' | b'\t') {
         i += 1;
     }
-    let rest = s.get(i..)?;
-    if let Some(inner) = rest.strip_prefix("\\\"") {
-        let len = inner.find("\\\"").unwrap_or_else(|| line_len(inner));
-        return Some(i + 2..i + 2 + len);
+    let mut rest = s.get(i..)?;
+    // `Some("…")`, `Some(\"…\")`, `Some(…)`: the value is inside.
+    if let Some(inner) = rest.strip_prefix("Some(") {
+        i += 5;
+        rest = inner;
     }
-    for quote in ['"', '\''] {
-        let inner = rest.strip_prefix(quote).or_else(|| {
-            rest.strip_prefix("Some(")
-                .and_then(|r| r.strip_prefix(quote))
-        });
-        if let Some(inner) = inner {
-            let start = s.len() - inner.len();
-            return Some(start..start + quoted_len(inner, quote));
-        }
+    // A quote, escaped any number of times (`"`, `\"`, `\\\"` in text that was
+    // escaped twice): the value ends at the same sequence.
+    let slashes = rest.bytes().take_while(|&b| b == b'\\').count();
+    if let Some(&quote) = rest.as_bytes().get(slashes)
+        && (quote == b'"' || quote == b'\'')
+    {
+        let (open, inner) = rest.split_at(slashes + 1);
+        let start = i + open.len();
+        let len = if slashes == 0 {
+            quoted_len(inner, char::from(quote))
+        } else {
+            inner.find(open).unwrap_or_else(|| line_len(inner))
+        };
+        return Some(start..start + len);
     }
     if whole_line {
         let len = line_len(rest);
@@ -700,6 +1184,35 @@ fn value_after(s: &str, from: usize, whole_line: bool) -> Option<Range<usize>> {
         return (trimmed > 0).then_some(i..i + trimmed);
     }
     let mut len = unquoted_len(rest);
+    // The value goes on through a marker another rule wrote
+    // (`password=[ip]:hunter2`) and through the value of a nested pair
+    // (`auth=token="x y"`, `password: auth: x`). Each step consumes text: linear.
+    loop {
+        let tail = &rest[len..];
+        if let Some(marker) = MARKERS.iter().find(|m| tail.starts_with(**m)) {
+            len += marker.len();
+        } else if rest[..len].ends_with(['=', ':']) {
+            let mut blanks = tail.len() - tail.trim_start_matches([' ', '\t']).len();
+            let mut after = &tail[blanks..];
+            if let Some(inner) = after.strip_prefix("Some(") {
+                blanks += 5;
+                after = inner;
+            }
+            match after.chars().next() {
+                Some(quote @ ('"' | '\'')) => {
+                    len += blanks + 1 + quoted_len(&after[1..], quote);
+                    if rest[len..].starts_with(quote) {
+                        len += 1;
+                    }
+                }
+                _ if unquoted_len(after) > 0 => len += blanks,
+                _ => break,
+            }
+        } else {
+            break;
+        }
+        len += unquoted_len(&rest[len..]);
+    }
     if len == 0 {
         return None;
     }
@@ -734,13 +1247,28 @@ fn quoted_len(inner: &str, quote: char) -> usize {
     inner.len()
 }
 
+/// The length of the line: up to a line break, or an escaped one (`\n`, `\r`).
 fn line_len(text: &str) -> usize {
-    text.find(['\n', '\r']).unwrap_or(text.len())
+    let b = text.as_bytes();
+    (0..b.len())
+        .find(|&i| {
+            matches!(b[i], b'\n' | b'\r')
+                || (b[i] == b'\\' && matches!(b.get(i + 1), Some(b'n' | b'r')))
+        })
+        .unwrap_or(b.len())
 }
 
+/// The length of an unquoted value: up to a blank, a delimiter or an escape
+/// sequence (`\n`, `\r`, `\t`).
 fn unquoted_len(text: &str) -> usize {
-    text.find(|c: char| c.is_whitespace() || ",;&\"'<>(){}[]".contains(c))
-        .unwrap_or(text.len())
+    let b = text.as_bytes();
+    text.char_indices()
+        .find(|&(i, c)| {
+            c.is_whitespace()
+                || ",;&\"'<>(){}[]".contains(c)
+                || (c == '\\' && matches!(b.get(i + 1), Some(b'n' | b'r' | b't')))
+        })
+        .map_or(text.len(), |(i, _)| i)
 }
 
 #[cfg(test)]
@@ -793,6 +1321,16 @@ mod tests {
                 ),
                 ("-----BEGIN CERTIFICATE-----", None),
                 ("no key here", None),
+                // Each block ends at its own END line; text after it survives.
+                (
+                    "a -----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY----- b -----BEGIN EC PRIVATE KEY-----\nBBBB\n-----END EC PRIVATE KEY----- c",
+                    Some("a [private-key] b [private-key] c"),
+                ),
+                // Truncated blocks stop at what is not base64.
+                (
+                    "-----BEGIN PRIVATE KEY-----\nAAAA (1) -----BEGIN PRIVATE KEY-----\nBBBB",
+                    Some("[private-key](1) [private-key]"),
+                ),
             ],
         );
     }
@@ -989,6 +1527,11 @@ mod tests {
                 ("550e8400-e29b-41d4-a716-446655440000", None),
                 ("2024-01-15T10:30:00Z", None),
                 ("1 2 3 4 5 6 7 8 9 10 11 12 13 14", None),
+                // Numbers side by side that pass the check are not grouped like a card.
+                ("5221846 732136", None),
+                ("ids 6721524 1392385357", None),
+                ("v1.2.3 4111111111111111", Some("v1.2.3 [card]")),
+                ("12 4111 1111 1111 1111", Some("12 [card]")),
             ],
         );
     }
@@ -1035,6 +1578,10 @@ mod tests {
                 ("+491701234567", Some("[phone]")),
                 ("(+1 (415) 555-2671)", Some("([phone])")),
                 ("+33.1.23.45.67.89", Some("[phone]")),
+                // Digits after the number do not hide it.
+                ("+44 20 7946 0958 (2024)", Some("[phone] (2024)")),
+                ("+1 415 555 2671. 2024-01-15", Some("[phone]. 2024-01-15")),
+                ("+44 20 7946 0958x", None),
                 ("+1", None),
                 ("+5 seconds", None),
                 ("offset +0200", None),
@@ -1156,11 +1703,163 @@ mod tests {
 
     #[test]
     fn profile_counts() {
-        let p = Profile::of("a@b:1.2/3~=+-");
+        let p = Profile::of("a@b:1.2/3~=+-_");
         assert_eq!((p.digits, p.dots, p.colons), (3, 1, 1));
-        assert!(p.at && p.plus && p.dash && p.eq && p.slash && p.tilde);
-        assert!(!Profile::of("plain").slash);
+        assert!(p.at && p.dash && p.eq && p.slash && p.tilde && p.underscore && p.b);
+        let p = Profile::of("plain");
+        assert!(!p.slash && !p.b && !p.underscore);
+        assert!(Profile::of("a\\b").slash);
         assert_eq!(Profile::of("AbC").upper, 2);
+        assert_eq!(Profile::of("é日本").digits, 0);
+        // Short and long text are profiled alike.
+        for text in [
+            "a@b:1.2/3~=+-_ Bb AZ az 09 \\ é",
+            "",
+            "plain",
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio",
+        ] {
+            let long = text.repeat(300);
+            let short = Profile::of_short(text.as_bytes());
+            let many = Profile::of_long(&long);
+            assert_eq!(
+                (
+                    short.digits * 300,
+                    short.dots * 300,
+                    short.colons * 300,
+                    short.upper * 300
+                ),
+                (many.digits, many.dots, many.colons, many.upper),
+                "{text}"
+            );
+            assert_eq!(
+                [
+                    short.at,
+                    short.dash,
+                    short.eq,
+                    short.slash,
+                    short.tilde,
+                    short.underscore,
+                    short.b
+                ],
+                [
+                    many.at,
+                    many.dash,
+                    many.eq,
+                    many.slash,
+                    many.tilde,
+                    many.underscore,
+                    many.b
+                ],
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn prefilters() {
+        let cases: &[(&str, (usize, usize))] = &[
+            ("", (0, 0)),
+            ("4111 1111 1111 1111", (16, 1)),
+            ("4111-1111-1111-1111x", (16, 1)),
+            ("078-05-1120", (9, 1)),
+            ("12 - 34", (2, 1)),
+            ("1  2", (1, 1)),
+            ("203.0.113.7", (3, 4)),
+            ("v1.2.3.4.5 and 1.2", (1, 5)),
+            ("tokio-1.40.0/src", (2, 3)),
+            ("1949cf8c6b5b557f", (4, 1)),
+            ("a.1.2", (1, 2)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(digit_runs(text), *want, "{text}");
+        }
+        for key in [
+            "ghp_x",
+            "a github_pat_x",
+            "AKIAX",
+            "ASIAX",
+            "AIzaX",
+            "xoxb-1",
+            "sk-x",
+            "sk_live_x",
+            "rk_x",
+            "glpat-x",
+            "hf_x",
+            "npm_x",
+            "xapp-1",
+        ] {
+            assert!(maybe_api_key(key), "{key}");
+        }
+        for text in [
+            "src/layer.rs",
+            "tokio-1.40.0",
+            "AKI",
+            "A",
+            "_-",
+            "open_file",
+        ] {
+            assert!(!maybe_api_key(text), "{text}");
+        }
+        for text in [
+            "2001:db8::1",
+            "fe80::1%eth0",
+            "x ::ffff:1.2.3.4 y",
+            "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+        ] {
+            assert!(maybe_ipv6(text), "{text}");
+        }
+        for text in [
+            "Add::add",
+            "capture::encode::chunk3",
+            "a:1",
+            "::",
+            "std::io::Error",
+            "10:30:00",
+        ] {
+            assert!(!maybe_ipv6(text), "{text}");
+        }
+        assert!(maybe_iban("iban GB82 WEST"));
+        assert!(maybe_iban("DE89370400440532013000"));
+        assert!(!maybe_iban("2024-01-15T10:30:00Z and G8"));
+        assert!(plus_digit("call +44 20"));
+        assert!(!plus_digit("C++ 17 and +x"));
+        for text in [
+            "",
+            "4111 1111 1111 1111 and 078-05-1120, 203.0.113.7 v1.2.3.4.5",
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.40.0/src",
+            "ghp_x AKIAX sk-1 C:\\Users\\Bob /home/x Bearer b BEARER GB82 +44",
+            "1 - 2 1..2 1.-2 -1-2-",
+        ] {
+            assert_eq!(Scan::of(text), scan_by_parts(text), "{text}");
+        }
+    }
+
+    /// [`Scan`] as the plain definitions compute it.
+    fn scan_by_parts(text: &str) -> Scan {
+        let (run, dotted) = digit_runs(text);
+        Scan {
+            run,
+            dotted,
+            api_key: maybe_api_key(text),
+            user_path: super::super::paths::maybe_user_path(text),
+            bearer: contains_ci(text, "bearer"),
+            iban: maybe_iban(text),
+            plus_digit: plus_digit(text),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// The one-pass scan agrees with the plain definitions.
+        #[test]
+        fn scan_agrees(text in "[0-9 .\\-+_/\\\\AKISzabehmorsuxBEGH]{0,40}") {
+            proptest::prop_assert_eq!(Scan::of(&text), scan_by_parts(&text));
+        }
     }
 
     #[test]

@@ -1,0 +1,158 @@
+//! The privacy rules run in linear time: scrubbing text 4 times as long, dense
+//! in what each rule looks for, takes about 4 times as long, never 16 times (a
+//! quadratic rule). Its own test binary, so that no other test competes for the
+//! CPU while it measures.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly"
+)]
+
+use std::time::{Duration, Instant};
+
+use openadapt_telemetry::privacy::{scrub_item_json, scrub_str};
+use serde_json::{Value, json};
+
+/// The shortest of two runs of `f`.
+fn time(mut f: impl FnMut()) -> Duration {
+    (0..2)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+/// Whether `large` (4 times `small`) costs about 4 times as much: linear is 4
+/// times, quadratic 16; the bound is 10, with a floor for timer noise. Noise
+/// (other programs) passes on a second try; a quadratic rule fails every time.
+fn linear(mut small: impl FnMut(), mut large: impl FnMut()) -> Result<(), String> {
+    let mut tries = Vec::new();
+    for _ in 0..3 {
+        let (a, b) = (time(&mut small), time(&mut large));
+        tries.push((a, b));
+        if b < a * 10 + Duration::from_millis(1) {
+            return Ok(());
+        }
+    }
+    Err(format!("{tries:?}"))
+}
+
+/// Text dense in what each rule looks for.
+#[test]
+fn scrubbing_text_is_linear() {
+    let home = dirs::home_dir()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let home_chunk = format!("{home}/x ");
+    let mut all: Vec<&str> = CHUNKS.to_vec();
+    all.push(&home_chunk);
+    // Above 32 KiB: below, the regex engine picks faster strategies for small
+    // texts, a step that is not a trend.
+    const N: usize = 32 << 10;
+    for chunk in all {
+        let small = chunk.repeat(N / chunk.len() + 1);
+        let large = chunk.repeat(4 * N / chunk.len() + 1);
+        let result = linear(
+            || {
+                std::hint::black_box(scrub_str(&small));
+            },
+            || {
+                std::hint::black_box(scrub_str(&large));
+            },
+        );
+        if let Err(tries) = result {
+            panic!(
+                "{chunk:?}: {} then {} bytes took {tries}",
+                small.len(),
+                large.len()
+            );
+        }
+    }
+}
+
+/// Items with many strings, all different or all alike (the gate remembers the
+/// texts of an item it already scrubbed).
+#[test]
+fn scrubbing_items_is_linear() {
+    let item = |n: usize, distinct: bool| -> Value {
+        let crumbs: Vec<Value> = (0..n)
+            .map(|i| {
+                let k = if distinct { i } else { 0 };
+                json!({
+                    "message": format!("request {k} to https://api.example.com/v1/x?token=abc{k} from 203.0.113.{}", k % 200),
+                    "category": format!("app::module{k}"),
+                    "data": {format!("field{k}"): format!("/home/user{k}/file{k}.txt"), "email": "a@b.co"},
+                })
+            })
+            .collect();
+        json!({"message": "x", "breadcrumbs": {"values": crumbs}})
+    };
+    for distinct in [true, false] {
+        let (small, large) = (item(1000, distinct), item(4000, distinct));
+        let result = linear(
+            || {
+                let mut v = small.clone();
+                std::hint::black_box(scrub_item_json("event", &mut v));
+            },
+            || {
+                let mut v = large.clone();
+                std::hint::black_box(scrub_item_json("event", &mut v));
+            },
+        );
+        if let Err(tries) = result {
+            panic!("distinct texts: {distinct}: {tries}");
+        }
+    }
+}
+
+const CHUNKS: &[&str] = &[
+    "a",
+    "1",
+    "1 ",
+    "1-",
+    "1.",
+    "+1 ",
+    "AB12 ",
+    "4111 ",
+    "078-05-",
+    "a@",
+    "@a.",
+    "a.b@",
+    "::",
+    "a:1:",
+    "1.2.3.4 ",
+    "=",
+    "a=",
+    "password=",
+    "password: ",
+    "\"k\": ",
+    "\"password\": \"",
+    "'",
+    "\\\"",
+    "https://",
+    "a://b@",
+    "?#",
+    "eyJ",
+    "eyJa.",
+    "ghp_",
+    "AKIA",
+    "xoxb-",
+    "sk-1",
+    "bearer ",
+    "-----BEGIN PRIVATE KEY-----",
+    "-----BEGIN PRIVATE KEY-----\nAAAA (",
+    "-----END PRIVATE KEY-----",
+    "/home/",
+    "/home/a",
+    "C:\\Users\\",
+    "C:\\Users\\a b",
+    "~a",
+    "~a/",
+    "alice ",
+    "alice-laptop.",
+    "é",
+    "🎉1",
+];
