@@ -754,7 +754,16 @@ pub(crate) fn parse_backtrace_text(text: &str, site: Option<(&str, u32)>) -> Vec
 
 /// The path relative to the crate (`src/lib.rs`) or registry package where it can be told.
 fn short_file(path: &str) -> &str {
-    for marker in ["/src/", "\\src\\"] {
+    for marker in [
+        "/src/",
+        "\\src\\",
+        "/tests/",
+        "\\tests\\",
+        "/examples/",
+        "\\examples\\",
+        "/benches/",
+        "\\benches\\",
+    ] {
         if let Some(i) = path.rfind(marker) {
             // keep the package directory: ".../sentry-core-0.49.5/src/hub.rs" -> "sentry-core-0.49.5/src/hub.rs"
             let before = &path[..i];
@@ -845,5 +854,6 @@ mod tests {
         );
         assert_eq!(short_file("/home/a/proj/src/main.rs"), "proj/src/main.rs");
         assert_eq!(short_file("lib.rs"), "lib.rs");
+        assert_eq!(short_file("/w/proj/tests/tags.rs"), "proj/tests/tags.rs");
     }
 }
