@@ -10,9 +10,7 @@
 )]
 mod common;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::capture::env;
 use common::faults::{Injector, Mode, message};
@@ -21,8 +19,6 @@ use openadapt_telemetry::Telemetry;
 /// Set in the child only: the DSN of the parent's injector.
 const CHILD_ENV: &str = "OPENADAPT_FAULT_PANIC_CHILD_DSN";
 const PANIC_MESSAGE: &str = "child failed reading /home/alice/notes.txt for alice@example.com";
-/// Bound on the child's whole run (it panics at once; the hook flushes for at most 2 s).
-const CHILD_BOUND: Duration = Duration::from_secs(60);
 
 /// The child role. In the parent (the variable unset) it does nothing and passes.
 #[test]
@@ -46,45 +42,12 @@ fn panic_child() {
 #[test]
 fn a_panic_is_captured_and_sent_before_the_process_exits() {
     let server = Injector::start(Mode::Healthy);
-    let exe = std::env::current_exe().expect("the test binary");
-    let start = Instant::now();
-    let mut child = Command::new(exe)
-        .args(["--exact", "panic_child", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, server.dsn())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the child");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the child") {
-            break status;
-        }
-        if start.elapsed() > CHILD_BOUND {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the child did not exit within {CHILD_BOUND:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let ran = start.elapsed();
+    let run = common::child::run_self("panic_child", &[(CHILD_ENV, &server.dsn())], &[]);
+    let (status, ran) = (run.status, run.ran);
     // Read at once: the hook's flush waits for the server's answer, and the injector
     // records a request before answering it, so the event is here or it was never sent.
     let events = server.events();
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
+    let (stdout, stderr) = (run.stdout, run.stderr);
     eprintln!(
         "[fault] panicking child exited ({status}) after {ran:?}; the injector holds {} event(s), {} request(s)",
         events.len(),

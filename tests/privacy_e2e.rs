@@ -21,10 +21,8 @@ mod common;
 
 use std::error::Error;
 use std::fmt;
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::capture::{FLUSH, builder, run, start};
 use openadapt_telemetry::privacy::scrub_str;
@@ -630,8 +628,6 @@ fn what_makes_an_event_useful_survives() {
 
 /// Set in a child only: the role it plays.
 const CHILD_ROLE: &str = "OPENADAPT_PRIVACY_E2E_CHILD";
-/// Bound on a child's whole run.
-const CHILD_BOUND: Duration = Duration::from_secs(60);
 
 /// The child's telemetry: the preview variables come from the real environment
 /// (set by the parent), nothing else does.
@@ -686,48 +682,17 @@ fn preview_child() {
 
 /// Runs this test binary again as `role`, with `vars`; returns its stdout and stderr.
 fn run_child(role: &str, test: &str, vars: &[(&str, &str)]) -> (bool, String, String) {
-    let exe = std::env::current_exe().expect("the test binary");
-    let mut cmd = Command::new(exe);
-    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ROLE, role)
-        .env_remove("OPENADAPT_TELEMETRY_DEBUG")
-        .env_remove("OPENADAPT_TELEMETRY_DEBUG_FILE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let start = Instant::now();
-    let mut child = cmd.spawn().expect("spawn the child");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the child") {
-            break status;
-        }
-        if start.elapsed() > CHILD_BOUND {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the {role} child did not exit within {CHILD_BOUND:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    (
-        status.success(),
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-    )
+    let mut all = vars.to_vec();
+    all.push((CHILD_ROLE, role));
+    let run = common::child::run_self(
+        test,
+        &all,
+        &[
+            "OPENADAPT_TELEMETRY_DEBUG",
+            "OPENADAPT_TELEMETRY_DEBUG_FILE",
+        ],
+    );
+    (run.status.success(), run.stdout, run.stderr)
 }
 
 fn temp_file(name: &str) -> PathBuf {

@@ -415,29 +415,9 @@ pub(crate) fn digit_runs(s: &str) -> (usize, usize) {
 /// `AIza`. A cheap test that skips the pattern.
 #[cfg(test)]
 pub(crate) fn maybe_api_key(s: &str) -> bool {
-    const BEFORE_SEP: &[&[u8]] = &[
-        b"ghp",
-        b"gho",
-        b"ghu",
-        b"ghs",
-        b"ghr",
-        b"github_pat",
-        b"xoxa",
-        b"xoxb",
-        b"xoxp",
-        b"xoxr",
-        b"xoxs",
-        b"xapp",
-        b"sk",
-        b"rk",
-        b"pk",
-        b"glpat",
-        b"hf",
-        b"npm",
-    ];
     let b = s.as_bytes();
     b.iter().enumerate().any(|(i, &c)| match c {
-        b'_' | b'-' => BEFORE_SEP.iter().any(|p| b[..i].ends_with(p)),
+        b'_' | b'-' => KEY_PREFIXES.iter().any(|p| b[..i].ends_with(p)),
         b'A' => {
             let next = &b[i + 1..];
             next.starts_with(b"KIA") || next.starts_with(b"SIA") || next.starts_with(b"Iza")

@@ -2,4 +2,5 @@
 
 pub mod bugsink;
 pub mod capture;
+pub mod child;
 pub mod faults;
