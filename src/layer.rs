@@ -23,7 +23,9 @@ use tracing_core::{Event, Level, LevelFilter, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::pipeline::{Crumb, ErrorRecord, Link, MAX_SPANS, Origin, Shared, SpanRecord, TxnRecord};
+use crate::pipeline::{
+    CRUMB_FIELDS, Crumb, ErrorRecord, Link, MAX_SPANS, Origin, Shared, SpanRecord, TxnRecord,
+};
 
 /// The telemetry instance the free [`layer()`] function reports to.
 pub(crate) static GLOBAL: OnceLock<Arc<Shared>> = OnceLock::new();
@@ -324,8 +326,10 @@ impl TelemetryLayer {
                 timestamp: SystemTime::now(),
                 level,
                 target: meta.target(),
+                text: visitor.text,
                 message: visitor.message,
                 fields: visitor.fields,
+                len: visitor.len,
             });
         }
     }
@@ -461,29 +465,69 @@ impl Visit for FeatureVisitor<'_> {
     }
 }
 
-#[derive(Default)]
+/// Writes a breadcrumb's message and field values into one string.
 struct CrumbVisitor {
-    message: String,
-    fields: Vec<(&'static str, String)>,
+    text: String,
+    message: (usize, usize),
+    fields: [(&'static str, usize, usize); CRUMB_FIELDS],
+    len: usize,
+}
+
+impl Default for CrumbVisitor {
+    fn default() -> Self {
+        CrumbVisitor {
+            text: String::with_capacity(96),
+            message: (0, 0),
+            fields: [("", 0, 0); CRUMB_FIELDS],
+            len: 0,
+        }
+    }
+}
+
+impl CrumbVisitor {
+    /// Appends one value with `write`, recording where it is.
+    fn put(&mut self, field: &Field, write: impl FnOnce(&mut String)) {
+        let is_message = field.name() == "message";
+        if !is_message && self.len >= CRUMB_FIELDS {
+            return;
+        }
+        let start = self.text.len();
+        write(&mut self.text);
+        let end = self.text.len();
+        if is_message {
+            self.message = (start, end);
+        } else {
+            self.fields[self.len] = (field.name(), start, end);
+            self.len += 1;
+        }
+    }
 }
 
 impl Visit for CrumbVisitor {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message.push_str(value);
-        } else {
-            self.fields.push((field.name(), value.to_owned()));
-        }
+        self.put(field, |t| t.push_str(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, |t| {
+            let _ = write!(t, "{value}");
+        });
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, |t| {
+            let _ = write!(t, "{value}");
+        });
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, |t| t.push_str(if value { "true" } else { "false" }));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
-        } else {
-            let mut s = String::new();
-            let _ = write!(s, "{value:?}");
-            self.fields.push((field.name(), s));
-        }
+        self.put(field, |t| {
+            let _ = write!(t, "{value:?}");
+        });
     }
 }
 

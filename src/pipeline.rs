@@ -41,14 +41,36 @@ pub(crate) struct Switches {
     pub(crate) traces_sample_rate: f64,
 }
 
+/// Fields kept per breadcrumb; further fields are left out.
+pub(crate) const CRUMB_FIELDS: usize = 8;
+
 /// A breadcrumb: an `info!`/`warn!` event kept to give the next error context.
+///
+/// The message and the field values share one string (`text`), so a crumb is
+/// two allocations (the text and its `Arc`) whatever its number of fields.
 #[derive(Debug)]
 pub(crate) struct Crumb {
     pub(crate) timestamp: SystemTime,
     pub(crate) level: Level,
     pub(crate) target: &'static str,
-    pub(crate) message: String,
-    pub(crate) fields: Vec<(&'static str, String)>,
+    pub(crate) text: String,
+    /// The message's range in `text`.
+    pub(crate) message: (usize, usize),
+    /// Each field's name and value range in `text`; the first `len` are used.
+    pub(crate) fields: [(&'static str, usize, usize); CRUMB_FIELDS],
+    pub(crate) len: usize,
+}
+
+impl Crumb {
+    pub(crate) fn message(&self) -> &str {
+        self.text.get(self.message.0..self.message.1).unwrap_or("")
+    }
+
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.fields[..self.len.min(CRUMB_FIELDS)]
+            .iter()
+            .map(|(name, a, b)| (*name, self.text.get(*a..*b).unwrap_or("")))
+    }
 }
 
 /// One link of an error's `source()` chain.
@@ -629,11 +651,10 @@ fn crumb_to_sentry(c: &Crumb) -> Breadcrumb {
         ty: "default".into(),
         category: Some(c.target.to_owned()),
         level: sentry_level(c.level),
-        message: Some(c.message.clone()),
+        message: Some(c.message().to_owned()),
         data: c
-            .fields
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+            .fields()
+            .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
             .collect(),
     }
 }

@@ -54,3 +54,36 @@ fn error_tracking_off_sends_no_error_events() {
     assert!(telemetry.flush(FLUSH));
     assert!(captured.events().is_empty());
 }
+
+#[test]
+fn a_breadcrumb_keeps_its_message_and_first_eight_fields() {
+    let (telemetry, captured) = start(builder(&[]));
+    run(&telemetry, || {
+        tracing::warn!(
+            a = 1,
+            b = -2,
+            c = true,
+            d = "four",
+            e = 5.5,
+            f = ?Some(6),
+            g = 7,
+            h = 8,
+            i = 9,
+            "many {}",
+            "fields"
+        );
+        tracing::error!("boom");
+    });
+    assert!(telemetry.flush(FLUSH));
+    let crumb = captured.events()[0]["breadcrumbs"]["values"][0].clone();
+    assert_eq!(crumb["message"], "many fields");
+    let data = crumb["data"].as_object().expect("data");
+    assert_eq!(data.len(), 8, "{data:?}");
+    assert_eq!(data["a"], "1");
+    assert_eq!(data["b"], "-2");
+    assert_eq!(data["c"], "true");
+    assert_eq!(data["d"], "four");
+    assert_eq!(data["e"], "5.5");
+    assert_eq!(data["f"], "Some(6)");
+    assert!(data.get("i").is_none(), "the ninth field is left out");
+}
