@@ -263,17 +263,21 @@ impl Shared {
         q.flush_requested += 1;
         let wanted = q.flush_requested;
         self.work.notify_one();
-        while q.flush_done < wanted && !q.stopped {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            match self.done.wait_timeout(q, deadline - now) {
-                Ok((guard, _)) => q = guard,
-                Err(_) => return false,
-            }
+        self.wait_for(q, deadline, |q| q.flush_done >= wanted || q.stopped)
+    }
+
+    /// Waits on `done` until `ready` holds or `deadline` passes; true if it holds.
+    fn wait_for(
+        &self,
+        q: MutexGuard<'_, Queue>,
+        deadline: Instant,
+        mut ready: impl FnMut(&Queue) -> bool,
+    ) -> bool {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.done.wait_timeout_while(q, left, |q| !ready(q)) {
+            Ok((q, _)) => ready(&q),
+            Err(_) => false,
         }
-        true
     }
 
     /// Tells the worker to send what is left and stop; waits at most `timeout`.
@@ -285,17 +289,7 @@ impl Shared {
         };
         q.stop = true;
         self.work.notify_one();
-        while !q.stopped {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            match self.done.wait_timeout(q, deadline - now) {
-                Ok((guard, _)) => q = guard,
-                Err(_) => return false,
-            }
-        }
-        true
+        self.wait_for(q, deadline, |q| q.stopped)
     }
 
     /// What became of the last envelope the worker sent, taken.
