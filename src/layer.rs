@@ -400,18 +400,20 @@ where
         h.finish()
     };
     // The span context, and marking the span as failed.
+    // The span is marked failed even for a repeat; the root's name is only
+    // looked up (and copied) for an error that is queued.
+    let span = ctx.event_span(event);
     let mut trace = None;
-    let mut transaction = None;
-    if let Some(span) = ctx.event_span(event) {
-        if let Some(sampled) = span.extensions_mut().get_mut::<SampledSpan>() {
-            sampled.error = true;
-            trace = Some((sampled.txn.trace_id, sampled.span_id));
-        }
-        transaction = span.scope().last().map(|root| root.name().to_owned());
+    if let Some(span) = &span
+        && let Some(sampled) = span.extensions_mut().get_mut::<SampledSpan>()
+    {
+        sampled.error = true;
+        trace = Some((sampled.txn.trace_id, sampled.span_id));
     }
     if shared.count_repeat_or_drop(fingerprint) {
         return;
     }
+    let transaction = span.and_then(|s| s.scope().last().map(|root| root.name().to_owned()));
     let message = visitor
         .message
         .or_else(|| visitor.chain.is_empty().then(|| meta.name().to_owned()));
