@@ -1,7 +1,7 @@
 //! What the privacy gate costs, beside what serialising the same item costs.
 //!
-//! Two groups, each with two functions over the same JSON item, so that the
-//! ratio is read off one run:
+//! Two groups, each with functions over the same JSON item, so that the ratios
+//! are read off one run:
 //!
 //! | group | item |
 //! |---|---|
@@ -10,10 +10,12 @@
 //!
 //! | id | what |
 //! |---|---|
-//! | `scrub` | the gate's scrubbing of the item (`scrub_item`, every rule on every string; on a fresh copy each time) |
+//! | `scrub_seen` | the gate's scrubbing of the item (every rule on every string, on a fresh copy each time), its texts seen before: the gate remembers what each text of the program's telemetry became (frames, tags, contexts, categories, span names) |
+//! | `scrub_new_messages` | (error event) the same, with the message, the exception values, the breadcrumb messages and the extra values new each time: another error of the same program |
+//! | `scrub_first` | nothing seen before: the first item a process sends |
 //! | `serialize` | `serde_json::to_vec` of the item, what the gate does next |
 //!
-//! The target: `scrub` / `serialize` < 1.0.
+//! The target: scrubbing / `serialize` < 1.0.
 //!
 //! ```text
 //! cargo bench --bench gate      # prints the medians and the ratios at the end
@@ -218,6 +220,33 @@ fn transaction() -> Value {
     })
 }
 
+/// The event with its messages numbered `n`: the texts that differ from one
+/// error to the next.
+fn with_new_messages(item: &Value, n: u64) -> Value {
+    let mut item = item.clone();
+    let suffix = format!(" (#{n})");
+    let renew = |value: &mut Value| {
+        if let Value::String(s) = value {
+            s.push_str(&suffix);
+        }
+    };
+    renew(&mut item["message"]);
+    for list in ["exception", "breadcrumbs"] {
+        let field = if list == "exception" {
+            "value"
+        } else {
+            "message"
+        };
+        if let Some(values) = item[list]["values"].as_array_mut() {
+            values.iter_mut().for_each(|v| renew(&mut v[field]));
+        }
+    }
+    if let Some(extra) = item["extra"].as_object_mut() {
+        extra.values_mut().for_each(renew);
+    }
+    item
+}
+
 fn bench(c: &mut Criterion) {
     let items = [
         ("error_event", "event", error_event()),
@@ -225,10 +254,30 @@ fn bench(c: &mut Criterion) {
     ];
     for (name, kind, item) in &items {
         let mut group = c.benchmark_group(format!("gate/{name}"));
-        group.bench_function("scrub", |b| {
+        group.bench_function("scrub_seen", |b| {
             b.iter_batched_ref(
                 || item.clone(),
-                |item| scrub_item_json(kind, black_box(item)),
+                |item| scrub_item_json(kind, black_box(item), true),
+                BatchSize::SmallInput,
+            );
+        });
+        if *kind == "event" {
+            let mut n = 0;
+            group.bench_function("scrub_new_messages", |b| {
+                b.iter_batched_ref(
+                    || {
+                        n += 1;
+                        with_new_messages(item, n)
+                    },
+                    |item| scrub_item_json(kind, black_box(item), true),
+                    BatchSize::SmallInput,
+                );
+            });
+        }
+        group.bench_function("scrub_first", |b| {
+            b.iter_batched_ref(
+                || item.clone(),
+                |item| scrub_item_json(kind, black_box(item), false),
                 BatchSize::SmallInput,
             );
         });
@@ -263,7 +312,7 @@ fn main() {
     let started = SystemTime::now() - Duration::from_secs(1);
     // What is scrubbed, for the record: the typical event holds a few secrets.
     let mut sample = error_event();
-    let redacted = scrub_item_json("event", &mut sample);
+    let redacted = scrub_item_json("event", &mut sample, false);
     assert!(redacted > 0, "the typical event holds secrets to redact");
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -274,20 +323,24 @@ fn main() {
     let mut rows = Vec::new();
     for name in ["error_event", "transaction_50_spans"] {
         let group = format!("gate/{name}");
-        if let (Some(scrub), Some(ser)) = (
-            median(&group, "scrub", started),
-            median(&group, "serialize", started),
-        ) {
-            rows.push(format!(
-                "| {name} | {:.1} µs | {:.1} µs | {:.2} |",
-                scrub / 1000.0,
-                ser / 1000.0,
-                scrub / ser
-            ));
+        let Some(ser) = median(&group, "serialize", started) else {
+            continue;
+        };
+        for id in ["scrub_seen", "scrub_new_messages", "scrub_first"] {
+            if let Some(scrub) = median(&group, id, started) {
+                rows.push(format!(
+                    "| {name} | {id} | {:.1} µs | {:.1} µs | {:.2} |",
+                    scrub / 1000.0,
+                    ser / 1000.0,
+                    scrub / ser
+                ));
+            }
         }
     }
     if !rows.is_empty() {
-        println!("\n| item | scrub | serialize | ratio (target < 1.0) |\n|---|---|---|---|");
+        println!(
+            "\n| item | scrub | scrub time | serialize | ratio (target < 1.0) |\n|---|---|---|---|---|"
+        );
         for row in rows {
             println!("{row}");
         }

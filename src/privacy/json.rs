@@ -9,6 +9,8 @@
 
 use std::borrow::Cow;
 
+use std::sync::TryLockError;
+
 use serde_json::{Map, Value};
 
 use super::values::{FILTERED, Profile, card_valid};
@@ -154,10 +156,31 @@ impl Scrubber {
     /// (key rule and value rules everywhere; numbers are only touched under a
     /// sensitive key).
     pub(crate) fn scrub_item(&self, item_type: &str, value: &mut Value, counts: &mut Redactions) {
-        let cx = &mut Walk {
-            counts,
-            memo: Memo::default(),
-        };
+        // The texts scrubbed before, by earlier items too: one lock per item,
+        // never waited for (a scrub on another thread gets a memo of its own).
+        match self.memo.try_lock() {
+            Ok(mut memo) => self.scrub_item_with(item_type, value, counts, &mut memo),
+            Err(TryLockError::Poisoned(poisoned)) => {
+                // A scrub panicked while it held the memo: start it again.
+                let mut memo = poisoned.into_inner();
+                memo.clear();
+                self.scrub_item_with(item_type, value, counts, &mut memo);
+            }
+            Err(TryLockError::WouldBlock) => {
+                self.scrub_item_with(item_type, value, counts, &mut Memo::default());
+            }
+        }
+    }
+
+    /// [`scrub_item`](Self::scrub_item) with a memo of the caller's.
+    pub(crate) fn scrub_item_with(
+        &self,
+        item_type: &str,
+        value: &mut Value,
+        counts: &mut Redactions,
+        memo: &mut Memo,
+    ) {
+        let cx = &mut Walk { counts, memo };
         match (item_type, value) {
             ("event" | "transaction", Value::Object(map)) => self.event(map, cx),
             ("event" | "transaction", value) => self.walk(value, cx),
@@ -344,16 +367,13 @@ impl Scrubber {
         let Value::Object(map) = value else {
             return self.walk(value, cx);
         };
-        self.rename_keys(map, &[], cx);
-        for (name, context) in map.iter_mut() {
-            if keys::is_sensitive(name) {
-                filter(context, cx.counts);
-            } else if name == "trace" {
-                self.keep_some(context, SPAN_KEEP, cx);
+        self.object(map, &[], cx, |this, name, context, cx| {
+            if name == "trace" {
+                this.keep_some(context, SPAN_KEEP, cx);
             } else {
-                self.keep_some(context, &["type"], cx);
+                this.keep_some(context, &["type"], cx);
             }
-        }
+        });
     }
 
     /// An object whose `keep` fields survive unchanged; the rest is walked.
@@ -361,12 +381,11 @@ impl Scrubber {
         let Value::Object(map) = value else {
             return self.walk(value, cx);
         };
-        self.rename_keys(map, keep, cx);
-        for (k, v) in map.iter_mut() {
+        self.object(map, keep, cx, |this, k, v, cx| {
             if !has(keep, k) {
-                self.field(k, v, cx);
+                this.walk(v, cx);
             }
-        }
+        });
     }
 
     /// Tags (event, transaction or span): the crate's own keep their key and value
@@ -384,14 +403,11 @@ impl Scrubber {
         let Value::Object(map) = value else {
             return self.walk(value, cx);
         };
-        self.rename_keys(map, own, cx);
-        for (k, v) in map.iter_mut() {
-            match k.as_bytes() {
-                b"feature" => self.walk(v, cx),
-                _ if has(own, k) => {}
-                _ => self.field(k, v, cx),
+        self.object(map, own, cx, |this, k, v, cx| {
+            if k == "feature" || !has(own, k) {
+                this.walk(v, cx);
             }
-        }
+        });
     }
 
     /// One field: filtered whole if its key is sensitive, else walked.
@@ -412,25 +428,16 @@ impl Scrubber {
 
     fn walk_with(&self, value: &mut Value, cx: &mut Walk<'_>, numbers: bool) {
         match value {
-            Value::String(s) => {
-                if let Cow::Owned(new) = self.scrub_text(s, cx) {
-                    *s = new;
-                }
-            }
+            Value::String(s) => self.scrub_string(s, cx),
             Value::Array(items) => {
                 for item in items {
                     self.walk_with(item, cx, numbers);
                 }
             }
             Value::Object(map) => {
-                self.rename_keys(map, &[], cx);
-                for (k, v) in map.iter_mut() {
-                    if !is_protocol_key(k) && keys::is_sensitive(k) {
-                        filter(v, cx.counts);
-                    } else {
-                        self.walk_with(v, cx, numbers);
-                    }
-                }
+                self.object(map, &[], cx, |this, _, v, cx| {
+                    this.walk_with(v, cx, numbers)
+                });
             }
             Value::Number(n) => {
                 if numbers
@@ -446,18 +453,34 @@ impl Scrubber {
         }
     }
 
-    /// Keys are text too: a key holding a path, an email or a host name is
-    /// rewritten (the value moves to the scrubbed key; on a clash, the later one
-    /// wins). Keys in `keep` are left alone.
-    fn rename_keys(&self, map: &mut Map<String, Value>, keep: &[&str], cx: &mut Walk<'_>) {
-        let renames: Vec<(String, String)> = map
-            .keys()
-            .filter(|k| !has(keep, k) && !is_protocol_key(k))
-            .filter_map(|k| match self.scrub_text(k, cx) {
-                Cow::Owned(new) => Some((k.clone(), new)),
-                Cow::Borrowed(_) => None,
-            })
-            .collect();
+    /// The entries of an object. A key in `keep` is left as it is, and `each`
+    /// gets its entry. Any other key is text too: a key holding a path, an email
+    /// or a host name is rewritten (the value moves to the scrubbed key; on a
+    /// clash, the later one wins); then, if the key (as rewritten) is sensitive,
+    /// its value becomes `[Filtered]`, and otherwise `each` gets the entry.
+    fn object(
+        &self,
+        map: &mut Map<String, Value>,
+        keep: &[&str],
+        cx: &mut Walk<'_>,
+        mut each: impl FnMut(&Self, &str, &mut Value, &mut Walk<'_>),
+    ) {
+        let mut renames: Vec<(String, String)> = Vec::new();
+        for (k, v) in map.iter_mut() {
+            if has(keep, k) {
+                each(self, k, v, cx);
+                continue;
+            }
+            let (renamed, sensitive) = self.key_rules(k, cx);
+            if sensitive {
+                filter(v, cx.counts);
+            } else {
+                each(self, k, v, cx);
+            }
+            if let Some(new) = renamed {
+                renames.push((k.clone(), new));
+            }
+        }
         for (old, new) in renames {
             if let Some(v) = map.remove(&old) {
                 map.insert(new, v);
@@ -465,26 +488,96 @@ impl Scrubber {
         }
     }
 
-    /// One string of the item: the value rules, once per distinct text in the
-    /// item (a stack trace repeats its files, breadcrumbs their category, spans
-    /// their names and data).
-    fn scrub_text<'s>(&self, s: &'s str, cx: &mut Walk<'_>) -> Cow<'s, str> {
-        if s.is_empty() {
-            return Cow::Borrowed(s);
+    /// What the value rules make of a key (`None`: unchanged), and whether the
+    /// key rule filters its value (judged on the key as rewritten). Protocol keys
+    /// are neither. Remembered like texts: keys repeat more than anything.
+    fn key_rules(&self, k: &str, cx: &mut Walk<'_>) -> (Option<String>, bool) {
+        if is_protocol_key(k) {
+            return (None, false);
+        }
+        if k.len() > MEMO_MAX_LEN {
+            let renamed = self.scrub_str(k, cx.counts);
+            let sensitive = keys::is_sensitive(&renamed);
+            return (
+                match renamed {
+                    Cow::Owned(new) => Some(new),
+                    Cow::Borrowed(_) => None,
+                },
+                sensitive,
+            );
+        }
+        let hash = text_hash(k);
+        if let Some(index) = cx.memo.find(hash, k) {
+            let (out, delta) = cx.memo.entry(index);
+            cx.counts.add(delta);
+            let renamed = out.map(str::to_owned);
+            let sensitive = match cx.memo.sensitive(index) {
+                Some(sensitive) => sensitive,
+                None => {
+                    let sensitive = keys::is_sensitive(renamed.as_deref().unwrap_or(k));
+                    cx.memo.set_sensitive(index, sensitive);
+                    sensitive
+                }
+            };
+            return (renamed, sensitive);
+        }
+        let mut delta = Redactions::default();
+        let renamed = match self.scrub_str(k, &mut delta) {
+            Cow::Owned(new) => Some(new),
+            Cow::Borrowed(_) => None,
+        };
+        cx.counts.add(&delta);
+        let sensitive = keys::is_sensitive(renamed.as_deref().unwrap_or(k));
+        if cx.memo.admit(hash)
+            && let Some(index) = cx.memo.insert(hash, k, renamed.as_deref(), delta)
+        {
+            cx.memo.set_sensitive(index, sensitive);
+        }
+        (renamed, sensitive)
+    }
+
+    /// A string value of the item, rewritten in place (in its own buffer when
+    /// it fits) when a rule matched.
+    fn scrub_string(&self, s: &mut String, cx: &mut Walk<'_>) {
+        match self.scrub_cached(s, cx) {
+            Scrubbed::Same => {}
+            Scrubbed::New(new) => *s = new,
+            Scrubbed::Known(out) => {
+                s.clear();
+                s.push_str(out);
+            }
+        }
+    }
+
+    /// The value rules, once per distinct text: a stack trace repeats its files,
+    /// breadcrumbs their category, spans their names and data, and the events of
+    /// one program their frames, tags and contexts.
+    fn scrub_cached<'m>(&self, s: &str, cx: &'m mut Walk<'_>) -> Scrubbed<'m> {
+        if !(MEMO_MIN_LEN..=MEMO_MAX_LEN).contains(&s.len()) {
+            if s.is_empty() {
+                return Scrubbed::Same;
+            }
+            let prof = Profile::of(s);
+            if !self.needs_rules(s, &prof) {
+                return Scrubbed::Same;
+            }
+            return match self.scrub_with(s, prof, cx.counts) {
+                Cow::Borrowed(_) => Scrubbed::Same,
+                Cow::Owned(new) => Scrubbed::New(new),
+            };
+        }
+        let hash = text_hash(s);
+        if let Some(index) = cx.memo.find(hash, s) {
+            let (out, delta) = cx.memo.entry(index);
+            cx.counts.add(delta);
+            return out.map_or(Scrubbed::Same, Scrubbed::Known);
         }
         let prof = Profile::of(s);
         if !self.needs_rules(s, &prof) {
-            return Cow::Borrowed(s);
-        }
-        if s.len() < MEMO_MIN_LEN {
-            return self.scrub_with(s, prof, cx.counts);
-        }
-        if let Some((out, delta)) = cx.memo.get(s) {
-            cx.counts.add(delta);
-            return match out {
-                Some(out) => Cow::Owned(out.to_owned()),
-                None => Cow::Borrowed(s),
-            };
+            if cx.memo.admit(hash) {
+                cx.memo.insert(hash, s, None, Redactions::default());
+            }
+            return Scrubbed::Same;
         }
         let mut delta = Redactions::default();
         let out = self.scrub_with(s, prof, &mut delta);
@@ -493,109 +586,298 @@ impl Scrubber {
             Cow::Owned(out) => Some(out.as_str()),
             Cow::Borrowed(_) => None,
         };
-        cx.memo.insert(s, kept, delta);
-        out
+        if cx.memo.admit(hash) {
+            cx.memo.insert(hash, s, kept, delta);
+        }
+        match out {
+            Cow::Borrowed(_) => Scrubbed::Same,
+            Cow::Owned(new) => Scrubbed::New(new),
+        }
     }
+}
+
+/// What became of one text.
+enum Scrubbed<'m> {
+    /// Unchanged.
+    Same,
+    /// Rewritten now.
+    New(String),
+    /// Rewritten before, to this.
+    Known(&'m str),
 }
 
 /// What the walk of one item carries: the counts, and the texts already scrubbed.
 pub(crate) struct Walk<'c> {
     counts: &'c mut Redactions,
-    memo: Memo,
+    memo: &'c mut Memo,
 }
 
-/// Texts of this item already scrubbed: what each became (`None`: unchanged) and
-/// what was redacted in it. An open-addressing table over two text arenas: no
-/// allocation per text.
+/// Texts already scrubbed, by this item or earlier ones: what each became
+/// (`None`: unchanged) and what was redacted in it. An open-addressing table over
+/// two text arenas, so a text costs no allocation of its own; when it holds
+/// [`MEMO_MAX`] texts or [`MEMO_MAX_BYTES`] of text, it starts again empty.
+///
+/// It lives as long as the scrubber and holds texts of the process's own
+/// telemetry: nothing that is not already in this process's memory.
 #[derive(Default)]
-struct Memo {
+pub(crate) struct Memo {
     /// Slots of `entries` by hash (`u32::MAX`: empty); a power of two long.
     slots: Vec<u32>,
     entries: Vec<MemoEntry>,
     texts: String,
     outs: String,
+    /// The redactions of the entries that had any.
+    deltas: Vec<Redactions>,
+    /// Hashes of texts seen once, by their high bits: a text is remembered when
+    /// it comes again, so that texts that never repeat (messages with numbers in
+    /// them) do not crowd out those that do (paths, names, tags).
+    seen: Vec<u64>,
 }
 
 struct MemoEntry {
     hash: u64,
-    text: std::ops::Range<usize>,
-    out: Option<std::ops::Range<usize>>,
-    delta: Redactions,
+    /// Where the text is in `texts`.
+    text: Span,
+    /// Where what it became is in `outs` (`None`: unchanged).
+    out: Option<Span>,
+    /// Index in `deltas` (`u32::MAX`: nothing was redacted).
+    delta: u32,
+    /// As a key, whether the key rule filters its value (`None`: not known yet).
+    sensitive: Option<bool>,
 }
 
+/// A range of one of the memo's arenas (which never exceed [`MEMO_MAX_BYTES`]).
+#[derive(Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    /// The span of `s` pushed onto `arena`, or `None` if it does not fit in `u32`s.
+    fn push(arena: &mut String, s: &str) -> Option<Span> {
+        let span = Span {
+            start: u32::try_from(arena.len()).ok()?,
+            len: u32::try_from(s.len()).ok()?,
+        };
+        arena.push_str(s);
+        Some(span)
+    }
+
+    fn of(self, arena: &str) -> Option<&str> {
+        let start = usize::try_from(self.start).ok()?;
+        let end = start.checked_add(usize::try_from(self.len).ok()?)?;
+        arena.get(start..end)
+    }
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memo")
+            .field("texts", &self.entries.len())
+            .field("bytes", &(self.texts.len() + self.outs.len()))
+            .finish()
+    }
+}
+
+/// No redaction, for entries without any.
+static NO_REDACTIONS: Redactions = Redactions::none();
+
 impl Memo {
-    fn get(&self, s: &str) -> Option<(Option<&str>, &Redactions)> {
+    /// The entry of `s` (whose hash is `hash`), if it is remembered.
+    fn find(&self, hash: u64, s: &str) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
-        let hash = fx_hash(s);
         let mask = self.slots.len() - 1;
-        let mut i = (hash as usize) & mask;
+        let mut i = bucket(hash) & mask;
         loop {
-            let slot = *self.slots.get(i)?;
-            let entry = self.entries.get(usize::try_from(slot).ok()?)?;
-            if entry.hash == hash && self.texts.get(entry.text.clone()) == Some(s) {
-                let out = entry.out.clone().and_then(|r| self.outs.get(r));
-                return Some((out, &entry.delta));
+            let index = usize::try_from(*self.slots.get(i)?).ok()?;
+            let entry = self.entries.get(index)?;
+            if entry.hash == hash && entry.text.of(&self.texts) == Some(s) {
+                return Some(index);
             }
             i = (i + 1) & mask;
         }
     }
 
-    fn insert(&mut self, s: &str, out: Option<&str>, delta: Redactions) {
-        if self.entries.len() >= MEMO_MAX {
-            return;
-        }
-        if self.slots.is_empty() {
-            // Room for MEMO_MAX entries at half load: probes stay short.
-            self.slots = vec![u32::MAX; 2 * MEMO_MAX];
-        }
-        let hash = fx_hash(s);
-        let mask = self.slots.len() - 1;
-        let mut i = (hash as usize) & mask;
-        while self.slots[i] != u32::MAX {
-            i = (i + 1) & mask;
-        }
-        let Ok(index) = u32::try_from(self.entries.len()) else {
-            return;
+    /// What the entry at `index` became, and what was redacted in it.
+    fn entry(&self, index: usize) -> (Option<&str>, &Redactions) {
+        let Some(entry) = self.entries.get(index) else {
+            return (None, &NO_REDACTIONS);
         };
+        let out = entry.out.and_then(|span| span.of(&self.outs));
+        let delta = usize::try_from(entry.delta)
+            .ok()
+            .and_then(|d| self.deltas.get(d))
+            .unwrap_or(&NO_REDACTIONS);
+        (out, delta)
+    }
+
+    /// As a key, whether the entry at `index` is sensitive, if known.
+    fn sensitive(&self, index: usize) -> Option<bool> {
+        self.entries.get(index).and_then(|e| e.sensitive)
+    }
+
+    fn set_sensitive(&mut self, index: usize, sensitive: bool) {
+        if let Some(entry) = self.entries.get_mut(index) {
+            entry.sensitive = Some(sensitive);
+        }
+    }
+
+    #[cfg(test)]
+    fn get(&self, s: &str) -> Option<(Option<&str>, &Redactions)> {
+        self.find(text_hash(s), s).map(|i| self.entry(i))
+    }
+
+    /// Remember `s` (whose hash is `hash`) and what it became; returns its entry.
+    fn insert(
+        &mut self,
+        hash: u64,
+        s: &str,
+        out: Option<&str>,
+        delta: Redactions,
+    ) -> Option<usize> {
+        let bytes = self.texts.len() + self.outs.len() + s.len() + out.map_or(0, str::len);
+        if self.entries.len() >= MEMO_MAX || bytes > MEMO_MAX_BYTES {
+            self.clear();
+        }
+        if 2 * (self.entries.len() + 1) > self.slots.len() {
+            // At most half full: probes stay short.
+            self.grow();
+        }
+        let (Ok(index), Ok(delta_index)) = (
+            u32::try_from(self.entries.len()),
+            u32::try_from(self.deltas.len()),
+        ) else {
+            return None;
+        };
+        let text = Span::push(&mut self.texts, s)?;
+        let out = match out.map(|o| Span::push(&mut self.outs, o)) {
+            Some(None) => return None,
+            Some(Some(span)) => Some(span),
+            None => None,
+        };
+        let delta = if delta.is_empty() {
+            u32::MAX
+        } else {
+            self.deltas.push(delta);
+            delta_index
+        };
+        let i = self.free_slot(hash);
         self.slots[i] = index;
-        let text = self.texts.len()..self.texts.len() + s.len();
-        self.texts.push_str(s);
-        let out = out.map(|o| {
-            let r = self.outs.len()..self.outs.len() + o.len();
-            self.outs.push_str(o);
-            r
-        });
         self.entries.push(MemoEntry {
             hash,
             text,
             out,
             delta,
+            sensitive: None,
         });
+        Some(self.entries.len() - 1)
+    }
+
+    /// The first empty slot for `hash` (the table is never full).
+    fn free_slot(&self, hash: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = bucket(hash) & mask;
+        while self.slots[i] != u32::MAX {
+            i = (i + 1) & mask;
+        }
+        i
+    }
+
+    /// Twice the slots (at least 64), every entry placed again.
+    fn grow(&mut self) {
+        if self.slots.is_empty() {
+            // A typical item's texts, without growing the arenas on the way.
+            self.entries.reserve(64);
+            self.texts.reserve(4 << 10);
+            self.outs.reserve(2 << 10);
+        }
+        let len = (2 * self.slots.len()).max(64);
+        self.slots = vec![u32::MAX; len];
+        for (index, entry) in self.entries.iter().enumerate() {
+            if let Ok(index) = u32::try_from(index) {
+                let i = self.free_slot(entry.hash);
+                self.slots[i] = index;
+            }
+        }
+    }
+
+    /// Whether a text of this hash was seen before (and if not, note it).
+    fn admit(&mut self, hash: u64) -> bool {
+        if self.seen.is_empty() {
+            self.seen = vec![0; SEEN_SLOTS];
+        }
+        let slot = bucket(hash) & (SEEN_SLOTS - 1);
+        match self.seen.get_mut(slot) {
+            Some(seen) if *seen == hash => true,
+            Some(seen) => {
+                *seen = hash;
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Forget every text (the allocations are kept).
+    fn clear(&mut self) {
+        self.slots.fill(u32::MAX);
+        self.entries.clear();
+        self.texts.clear();
+        self.outs.clear();
+        self.deltas.clear();
     }
 }
 
 /// Shorter texts are scrubbed again rather than remembered.
 const MEMO_MIN_LEN: usize = 8;
-/// At most this many texts are remembered per item.
-const MEMO_MAX: usize = 256;
+/// Longer texts are scrubbed again rather than remembered.
+const MEMO_MAX_LEN: usize = 2048;
+/// Texts seen once are noted in a table of this many hashes (a power of two).
+const SEEN_SLOTS: usize = 2048;
+/// At most this many texts are remembered.
+const MEMO_MAX: usize = 4096;
+/// At most this many bytes of text (before and after) are remembered.
+const MEMO_MAX_BYTES: usize = 256 << 10;
 
-/// A fast hash for the memo of one item (its texts come from the program, and
-/// every hit is checked against the text itself).
-fn fx_hash(s: &str) -> u64 {
-    let add = |h: u64, word: u64| (h.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
-    let mut chunks = s.as_bytes().chunks_exact(8);
-    let mut h = 0u64;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        h = add(h, u64::from_le_bytes(word));
+/// A fast hash for the memo (its texts come from the program, and every hit is
+/// checked against the text itself): 16 bytes per folded multiplication, as
+/// `foldhash` and `wyhash` do.
+fn text_hash(s: &str) -> u64 {
+    const K0: u64 = 0x243f_6a88_85a3_08d3;
+    const K1: u64 = 0x1319_8a2e_0370_7344;
+    let fold = |a: u64, b: u64| {
+        let p = u128::from(a) * u128::from(b);
+        (p as u64) ^ ((p >> 64) as u64)
+    };
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    let b = s.as_bytes();
+    let mut h = (b.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let (mut lo, mut hi) = (0, 0);
+    if b.len() >= 16 {
+        let mut chunks = b.chunks_exact(16);
+        for chunk in &mut chunks {
+            h = fold(word(&chunk[..8]) ^ K0 ^ h, word(&chunk[8..]) ^ K1);
+        }
+        if !chunks.remainder().is_empty() {
+            // The last 16 bytes, overlapping the chunk before.
+            let tail = &b[b.len() - 16..];
+            (lo, hi) = (word(&tail[..8]), word(&tail[8..]));
+        }
+    } else if b.len() >= 8 {
+        (lo, hi) = (word(&b[..8]), word(&b[b.len() - 8..]));
+    } else {
+        let mut buf = [0u8; 8];
+        buf[..b.len()].copy_from_slice(b);
+        lo = u64::from_le_bytes(buf);
     }
-    let rest = chunks.remainder();
-    let mut word = [0u8; 8];
-    word[..rest.len()].copy_from_slice(rest);
-    add(h, u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59))
+    fold(lo ^ K0 ^ h, hi ^ K1 ^ h.rotate_left(32))
+}
+
+/// Where a hash starts its probe: its high bits.
+fn bucket(hash: u64) -> usize {
+    (hash >> 40) as usize
 }
 
 /// Replace a value under a sensitive key with `"[Filtered]"`, whatever its type.
@@ -964,6 +1246,144 @@ mod tests {
         assert!(!is_protocol_key("hostname"));
     }
 
+    /// An event whose texts need rules, in places the walk treats differently.
+    fn event_with_secrets(n: usize) -> Value {
+        json!({
+            "message": format!("upload {n} for ada@example.com failed"),
+            "exception": {"values": [{"type": "Io", "value": "open /home/alice/.ssh/id_rsa: denied",
+                "stacktrace": {"frames": frames(3)}}]},
+            "breadcrumbs": {"values": [{"category": "app::net", "message": "GET https://u:pw@api.example.com/v1?token=x"}]},
+            "tags": {"region": "eu", "client_ip": "203.0.113.7"},
+            "extra": {"note": "password=hunter2 retries=3"},
+        })
+    }
+
+    #[test]
+    fn texts_are_remembered_across_items_with_the_same_result() {
+        let s = scrubber();
+        let mut first = event_with_secrets(1);
+        let mut first_counts = Redactions::default();
+        s.scrub_item("event", &mut first, &mut first_counts);
+        // Seen once: only noted; seen twice: remembered.
+        let remembered = |s: &Scrubber| s.memo.lock().map(|m| m.entries.len()).unwrap_or(0);
+        assert_eq!(remembered(&s), 0);
+        for round in 0..3 {
+            let mut again = event_with_secrets(1);
+            let mut counts = Redactions::default();
+            s.scrub_item("event", &mut again, &mut counts);
+            assert_eq!(again, first, "round {round}");
+            assert_eq!(counts, first_counts, "round {round}");
+            assert!(remembered(&s) > 0, "round {round}");
+        }
+        // What a fresh scrubber makes of it: the same.
+        let mut fresh = event_with_secrets(1);
+        let mut fresh_counts = Redactions::default();
+        scrubber().scrub_item("event", &mut fresh, &mut fresh_counts);
+        assert_eq!(fresh, first);
+        assert_eq!(fresh_counts, first_counts);
+        let text = first.to_string();
+        for secret in [
+            "ada@example.com",
+            "alice",
+            "hunter2",
+            "pw@",
+            "token=x",
+            "203.0.113.7",
+        ] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+
+    #[test]
+    fn keys_are_rewritten_and_judged_as_rewritten() {
+        let s = scrubber();
+        // First sight, second (remembered), third (from the memo): the same.
+        for round in 0..3 {
+            let mut value = json!({
+                "extra": {"bob@example.com": "x", "/home/bob/notes": "kept", "alice": 1, "plain": "y"},
+                "contexts": {"app": {"/home/bob/x": "v", "type": "app"}},
+                "tags": {"package": "p", "apiKey": "k"},
+            });
+            let mut counts = Redactions::default();
+            s.scrub_item("event", &mut value, &mut counts);
+            assert_eq!(
+                value,
+                json!({
+                    "extra": {"[email]": "[Filtered]", "/home/<user>/notes": "kept", "<user>": 1, "plain": "y"},
+                    "contexts": {"app": {"/home/<user>/x": "v", "type": "app"}},
+                    "tags": {"package": "p", "apiKey": "[Filtered]"},
+                }),
+                "round {round}"
+            );
+            assert_eq!(counts.get(Rule::Email), 1, "round {round}");
+            assert_eq!(counts.get(Rule::PathUser), 2, "round {round}");
+            assert_eq!(counts.get(Rule::UserName), 1, "round {round}");
+            assert_eq!(counts.get(Rule::Key), 2, "round {round}");
+        }
+    }
+
+    #[test]
+    fn memo_stays_within_its_bounds() {
+        let s = scrubber();
+        let (mut last, mut emptied) = (0, 0);
+        // Distinct texts, each seen twice, beyond both the count and the bytes.
+        for chunk in 0..(MEMO_MAX / 100 + 10) {
+            for round in 0..2 {
+                let crumbs: Vec<Value> = (0..100)
+                    .map(|i| json!({"message": format!("opened /home/alice/file{chunk}_{i}.txt{}", "x".repeat(i))}))
+                    .collect();
+                let mut item = json!({"breadcrumbs": {"values": crumbs}});
+                s.scrub_item("event", &mut item, &mut Redactions::default());
+                let crumbs = item["breadcrumbs"]["values"].as_array().unwrap();
+                for (i, crumb) in crumbs.iter().enumerate() {
+                    let want = format!("opened /home/<user>/file{chunk}_{i}.txt{}", "x".repeat(i));
+                    assert_eq!(crumb["message"], want.as_str(), "{chunk} {round}");
+                }
+                let memo = s.memo.lock().unwrap();
+                assert!(memo.entries.len() <= MEMO_MAX);
+                assert!(memo.texts.len() + memo.outs.len() <= MEMO_MAX_BYTES);
+                assert!(memo.slots.len() <= 2 * MEMO_MAX);
+                if memo.entries.len() < last {
+                    emptied += 1;
+                }
+                last = memo.entries.len();
+            }
+        }
+        assert!(emptied > 0, "the memo never started again");
+    }
+
+    #[test]
+    fn a_busy_or_poisoned_memo_is_not_waited_for() {
+        let s = scrubber();
+        let mut want = event_with_secrets(2);
+        let mut want_counts = Redactions::default();
+        scrubber().scrub_item("event", &mut want, &mut want_counts);
+        // Held elsewhere: the scrub takes a memo of its own, and does not wait.
+        {
+            let _held = s.memo.lock().unwrap();
+            let mut item = event_with_secrets(2);
+            let mut counts = Redactions::default();
+            s.scrub_item("event", &mut item, &mut counts);
+            assert_eq!((item, counts), (want.clone(), want_counts.clone()));
+        }
+        // Poisoned by a panic: started again.
+        std::thread::scope(|scope| {
+            let _ = scope
+                .spawn(|| {
+                    let _held = s.memo.lock().unwrap();
+                    panic!("poison the memo");
+                })
+                .join();
+        });
+        assert!(s.memo.is_poisoned());
+        for _ in 0..2 {
+            let mut item = event_with_secrets(2);
+            let mut counts = Redactions::default();
+            s.scrub_item("event", &mut item, &mut counts);
+            assert_eq!((item, counts), (want.clone(), want_counts.clone()));
+        }
+    }
+
     #[test]
     fn repeated_texts_are_scrubbed_once_and_counted_each_time() {
         // More distinct texts than the memo keeps, and texts that repeat.
@@ -994,7 +1414,12 @@ mod tests {
         assert_eq!(counts.get(Rule::PathUser), 200);
         // Texts of the same length and hash bucket are told apart.
         let mut memo = Memo::default();
-        memo.insert("abcdefgh", Some("x"), Redactions::default());
+        memo.insert(
+            text_hash("abcdefgh"),
+            "abcdefgh",
+            Some("x"),
+            Redactions::default(),
+        );
         assert!(memo.get("abcdefgi").is_none());
         assert_eq!(memo.get("abcdefgh").map(|(out, _)| out), Some(Some("x")));
     }

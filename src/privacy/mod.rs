@@ -111,13 +111,17 @@
 //! colons, capitals; an `@`, a `/`, …) shows that no rule can match, and the text
 //! is sent as it is, never copied ([`Cow::Borrowed`]); otherwise one more scan
 //! finds what each pattern needs (a digit run of 13 for cards, a key prefix for
-//! API keys, `/home/` for paths, …) and only those patterns run. Within one item,
-//! a text that repeats (a stack trace's files, breadcrumbs' category, spans'
-//! names) is scrubbed once. If a pattern ever failed to compile, every non-empty
-//! string would become `[Filtered]` (fail closed).
+//! API keys, `/home/` for paths, …) and only those patterns run.
+//!
+//! The gate also remembers what it made of each text that comes twice (a stack
+//! trace's files, breadcrumbs' categories, span names, tags, keys), in this
+//! process's memory only: at most 4,096 texts and 256 KiB of text, forgotten all
+//! at once when full. Its later items cost a lookup per such text, with the same
+//! result and the same counts. If a pattern ever failed to compile, every
+//! non-empty string would become `[Filtered]` (fail closed).
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 mod json;
 mod keys;
@@ -184,13 +188,19 @@ pub fn is_sensitive_key(key: &str) -> bool {
 }
 
 /// Scrubs one envelope item (`"event"`, `"transaction"`, …) in place, as the
-/// privacy gate does, and returns how many values were redacted. Support for
-/// the crate's benchmarks (feature `test-util`); not part of the API.
+/// privacy gate does, and returns how many values were redacted. With `seen`,
+/// the texts of earlier items are remembered, as in the gate; without, every
+/// text is new (the first item a process sends). Support for the crate's
+/// benchmarks (feature `test-util`); not part of the API.
 #[doc(hidden)]
 #[cfg(feature = "test-util")]
-pub fn scrub_item_json(kind: &str, item: &mut serde_json::Value) -> u64 {
+pub fn scrub_item_json(kind: &str, item: &mut serde_json::Value, seen: bool) -> u64 {
     let mut counts = Redactions::default();
-    DEFAULT.scrub_item(kind, item, &mut counts);
+    if seen {
+        DEFAULT.scrub_item(kind, item, &mut counts);
+    } else {
+        DEFAULT.scrub_item_with(kind, item, &mut counts, &mut json::Memo::default());
+    }
     counts.total()
 }
 
@@ -261,6 +271,8 @@ pub(crate) struct Scrubber {
     user: Option<paths::Finder>,
     /// A pattern failed to compile: every non-empty string becomes `[Filtered]`.
     broken: bool,
+    /// The texts of items scrubbed before, and what they became.
+    memo: Mutex<json::Memo>,
 }
 
 impl Scrubber {
@@ -298,6 +310,7 @@ impl Scrubber {
             host,
             user,
             broken,
+            memo: Mutex::new(json::Memo::default()),
         }
     }
 
@@ -548,6 +561,13 @@ pub(crate) struct Redactions {
 }
 
 impl Redactions {
+    /// No redaction.
+    pub(crate) const fn none() -> Self {
+        Self {
+            counts: [0; Rule::ALL.len()],
+        }
+    }
+
     /// Count one redaction by `rule`.
     pub(crate) fn bump(&mut self, rule: Rule) {
         let slot = &mut self.counts[rule as usize];

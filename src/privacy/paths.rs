@@ -87,11 +87,10 @@ pub(crate) fn maybe_user_path(s: &str) -> bool {
         b.get(i..i + word.len())
             .is_some_and(|w| w.eq_ignore_ascii_case(word))
     };
-    b.iter().enumerate().any(|(i, &c)| {
-        (c == b'/' || c == b'\\')
-            && (b[i + 1..].starts_with(b"home/")
-                || starts_ci(i + 1, b"users")
-                || starts_ci(i + 1, b"documents and"))
+    memchr::memchr2_iter(b'/', b'\\', b).any(|i| {
+        b[i + 1..].starts_with(b"home/")
+            || starts_ci(i + 1, b"users")
+            || starts_ci(i + 1, b"documents and")
     })
 }
 
@@ -99,7 +98,11 @@ pub(crate) fn maybe_user_path(s: &str) -> bool {
 /// name becomes `<user>`, the rest of the path stays.
 pub(crate) fn path_users(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
     let mut w = Rewriter::new(s);
-    for m in p.path_user.find_iter(s) {
+    let mut from = 0;
+    // Leftmost-first matches, as `find_iter` finds them, but no search of the
+    // rest of the text once it holds no candidate (most paths hold one user).
+    while let Some(m) = p.path_user.find_at(s, from) {
+        from = m.end();
         // The name is the last segment of the match (a multi-word Windows name is
         // followed by its separator, which the match includes).
         let text = m.as_str().trim_end_matches(['/', '\\']);
@@ -113,6 +116,9 @@ pub(crate) fn path_users(p: &Patterns, s: &str, counts: &mut Redactions) -> Opti
         let start = m.start() + sep + 1;
         if w.replace(start..start + name.len(), USER) {
             counts.bump(Rule::PathUser);
+        }
+        if !s.get(from..).is_some_and(maybe_user_path) {
+            break;
         }
     }
     w.finish()
@@ -166,7 +172,8 @@ pub(crate) fn home_regex(p: Option<&Patterns>, home: &str) -> Option<Result<Find
         .filter(|c| c.is_ascii())
         .map(|c| c.to_ascii_lowercase());
     // A Unix home is matched as written: a plain substring search.
-    let literal = (!windows && home.starts_with('/')).then(|| home.to_owned());
+    let literal = (!windows && home.starts_with('/'))
+        .then(|| memchr::memmem::Finder::new(home.as_bytes()).into_owned());
     Some(Regex::new(&pattern).map(|re| Finder {
         re,
         needle,
@@ -181,14 +188,14 @@ pub(crate) struct Finder {
     /// Lower-case ASCII text that every match contains, ignoring ASCII case.
     needle: Option<String>,
     /// The exact text to find instead of the pattern (a Unix home directory).
-    literal: Option<String>,
+    literal: Option<memchr::memmem::Finder<'static>>,
 }
 
 impl Finder {
     /// Whether the pattern can match `s` (`false` only when it certainly cannot).
     pub(crate) fn may_match(&self, s: &str) -> bool {
         match &self.literal {
-            Some(literal) => s.contains(literal.as_str()),
+            Some(literal) => literal.find(s.as_bytes()).is_some(),
             None => self.needle.as_deref().is_none_or(|n| contains_ci(s, n)),
         }
     }
@@ -197,8 +204,9 @@ impl Finder {
     fn each_match(&self, s: &str, mut each: impl FnMut(std::ops::Range<usize>)) {
         match &self.literal {
             Some(literal) => {
-                for (i, m) in s.match_indices(literal.as_str()) {
-                    each(i..i + m.len());
+                let len = literal.needle().len();
+                for i in literal.find_iter(s.as_bytes()) {
+                    each(i..i + len);
                 }
             }
             None => {

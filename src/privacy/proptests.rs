@@ -374,6 +374,24 @@ proptest! {
     fn planted_secrets_never_survive(case in case(generic_secret())) {
         check(&alice(), &case)?;
     }
+
+    /// One scrubber for every case, as the gate keeps one: what it remembers of
+    /// earlier items (and forgets when full) never changes an item's result.
+    #[test]
+    fn remembered_texts_change_nothing(case in case(generic_secret())) {
+        static SHARED: std::sync::LazyLock<Scrubber> = std::sync::LazyLock::new(alice);
+        let mut fresh = case.item.clone();
+        let mut fresh_counts = Redactions::default();
+        alice().scrub_item(case.kind, &mut fresh, &mut fresh_counts);
+        for _ in 0..2 {
+            check(&SHARED, &case)?;
+            let mut item = case.item.clone();
+            let mut counts = Redactions::default();
+            SHARED.scrub_item(case.kind, &mut item, &mut counts);
+            prop_assert_eq!(&item, &fresh);
+            prop_assert_eq!(&counts, &fresh_counts);
+        }
+    }
 }
 
 proptest! {

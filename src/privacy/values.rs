@@ -477,10 +477,10 @@ pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
         return true;
     };
     let h = haystack.as_bytes();
-    h.iter().enumerate().any(|(i, b)| {
-        b.to_ascii_lowercase() == first
-            && h.get(i + 1..i + n.len())
-                .is_some_and(|tail| tail.eq_ignore_ascii_case(rest))
+    // Candidates by the first byte, either case (vector code), then the rest.
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), h).any(|i| {
+        h.get(i + 1..i + n.len())
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(rest))
     })
 }
 
@@ -511,7 +511,8 @@ impl<'h> Rewriter<'h> {
         }
         let out = self
             .out
-            .get_or_insert_with(|| String::with_capacity(self.src.len()));
+            // Room for a marker longer than what it replaces (`alice` → `<user>`).
+            .get_or_insert_with(|| String::with_capacity(self.src.len() + 16));
         out.push_str(before);
         out.push_str(with);
         self.last = range.end;
@@ -626,7 +627,8 @@ fn truncated_pem_len(text: &str) -> usize {
 /// URLs keep scheme, host, port and path; user-info becomes `[Filtered]@`, the
 /// query `?[Filtered]` and the fragment `#[Filtered]`.
 pub(crate) fn urls(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
-    if !s.contains("://") {
+    let b = s.as_bytes();
+    if !memchr::memchr_iter(b':', b).any(|i| b.get(i + 1..i + 3) == Some(b"//")) {
         return None;
     }
     let mut w = Rewriter::new(s);
