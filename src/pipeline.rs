@@ -506,15 +506,19 @@ impl Worker {
                 })),
             );
         }
-        self.capture(event);
+        self.capture(event, true);
     }
 
-    fn capture(&self, event: Event<'static>) {
+    /// Sends one event; `reportable` events (errors, messages, panics, test
+    /// events: what a user may quote when reporting a problem) become
+    /// [`last_event_id`](Shared::last_event_id), usage counts do not.
+    fn capture(&self, event: Event<'static>, reportable: bool) {
         let id = self.client.capture_event(event, None);
         if let Some(delivery) = self.gate.take_last() {
             self.note(delivery);
         }
-        if !id.is_nil()
+        if reportable
+            && !id.is_nil()
             && let Ok(mut last) = self.shared.last_event_id.lock()
         {
             *last = Some(id.simple().to_string());
@@ -626,7 +630,7 @@ impl Worker {
                 "session_duration_s".into(),
                 Value::from((duration * 1000.0).round() / 1000.0),
             );
-            self.capture(event);
+            self.capture(event, false);
         }
     }
 }
@@ -688,8 +692,20 @@ const RUNTIME_FRAMES: &[&str] = &[
     "__libc_start",
 ];
 const NOT_IN_APP: &[&str] = &[
-    "std::", "core::", "alloc::", "tokio::", "futures", "<core::", "<std::", "<alloc::", "tracing",
-    "<tracing", "test::",
+    "std::",
+    "core::",
+    "alloc::",
+    "tokio::",
+    "futures",
+    "<core::",
+    "<std::",
+    "<alloc::",
+    "tracing",
+    "<tracing",
+    "test::",
+    "<fn(",
+    "<F as core::",
+    "<F as std::",
 ];
 
 /// Turns `std::backtrace::Backtrace`'s text into Sentry frames, oldest call
@@ -846,6 +862,43 @@ mod tests {
         assert_eq!(last.filename.as_deref(), Some("./src/record.rs"));
         assert_eq!(last.in_app, Some(true));
         assert_eq!(frames[0].in_app, Some(false));
+    }
+
+    #[test]
+    fn library_trait_impls_are_not_in_app() {
+        let text = "\
+   0: myapp::run
+             at ./src/main.rs:9:5
+   1: <fn() as core::ops::function::FnOnce<()>>::call_once
+             at /rustc/abc/library/core/src/ops/function.rs:250:5
+   2: <F as core::future::into_future::IntoFuture>::into_future
+             at /rustc/abc/library/core/src/future/into_future.rs:140:9
+   3: <myapp::Encoder as core::future::Future>::poll
+             at ./src/encode.rs:30:9
+";
+        let in_app: Vec<_> = parse_backtrace_text(text, None)
+            .iter()
+            .map(|f| (f.function.clone().unwrap_or_default(), f.in_app))
+            .collect();
+        // Oldest first: the app's own impl of a std trait is the app's code.
+        assert_eq!(
+            in_app,
+            [
+                (
+                    "<myapp::Encoder as core::future::Future>::poll".to_owned(),
+                    Some(true)
+                ),
+                (
+                    "<F as core::future::into_future::IntoFuture>::into_future".to_owned(),
+                    Some(false)
+                ),
+                (
+                    "<fn() as core::ops::function::FnOnce<()>>::call_once".to_owned(),
+                    Some(false)
+                ),
+                ("myapp::run".to_owned(), Some(true)),
+            ]
+        );
     }
 
     #[test]

@@ -606,8 +606,9 @@ impl Telemetry {
         shared.take_last_delivery().unwrap_or(Delivery::NotSent)
     }
 
-    /// The id of the last event sent (32 lowercase hex digits), to show a user
-    /// who wants to report a problem. Known once the event has been flushed.
+    /// The id of the last error, message, panic or test event sent (32 lowercase
+    /// hex digits), to show a user who wants to report a problem; feature usage
+    /// counts are not such events. Known once the event has been flushed.
     pub fn last_event_id(&self) -> Option<String> {
         self.shared.as_ref().and_then(|s| s.last_event_id())
     }
