@@ -14,7 +14,7 @@ use std::sync::TryLockError;
 use serde_json::{Map, Value};
 
 use super::values::{FILTERED, Profile, card_valid};
-use super::{Redactions, Rule, Scrubber, keys};
+use super::{CompactRedactions, Redactions, Rule, Scrubber, keys};
 
 /// Top-level fields that are never sent.
 const REMOVE: &[&str] = &["request", "debug_meta"];
@@ -508,9 +508,7 @@ impl Scrubber {
         }
         let hash = text_hash(k);
         if let Some(index) = cx.memo.find(hash, k) {
-            let (out, delta) = cx.memo.entry(index);
-            cx.counts.add(delta);
-            let renamed = out.map(str::to_owned);
+            let renamed = cx.memo.entry(index, cx.counts).map(str::to_owned);
             let sensitive = match cx.memo.sensitive(index) {
                 Some(sensitive) => sensitive,
                 None => {
@@ -568,9 +566,10 @@ impl Scrubber {
         }
         let hash = text_hash(s);
         if let Some(index) = cx.memo.find(hash, s) {
-            let (out, delta) = cx.memo.entry(index);
-            cx.counts.add(delta);
-            return out.map_or(Scrubbed::Same, Scrubbed::Known);
+            return cx
+                .memo
+                .entry(index, cx.counts)
+                .map_or(Scrubbed::Same, Scrubbed::Known);
         }
         let prof = Profile::of(s);
         if !self.needs_rules(s, &prof) {
@@ -627,7 +626,7 @@ pub(crate) struct Memo {
     texts: String,
     outs: String,
     /// The redactions of the entries that had any.
-    deltas: Vec<Redactions>,
+    deltas: Vec<CompactRedactions>,
     /// Hashes of texts seen once, by their high bits: a text is remembered when
     /// it comes again, so that texts that never repeat (messages with numbers in
     /// them) do not crowd out those that do (paths, names, tags).
@@ -680,9 +679,6 @@ impl std::fmt::Debug for Memo {
     }
 }
 
-/// No redaction, for entries without any.
-static NO_REDACTIONS: Redactions = Redactions::none();
-
 impl Memo {
     /// The entry of `s` (whose hash is `hash`), if it is remembered.
     fn find(&self, hash: u64, s: &str) -> Option<usize> {
@@ -701,17 +697,17 @@ impl Memo {
         }
     }
 
-    /// What the entry at `index` became, and what was redacted in it.
-    fn entry(&self, index: usize) -> (Option<&str>, &Redactions) {
-        let Some(entry) = self.entries.get(index) else {
-            return (None, &NO_REDACTIONS);
-        };
-        let out = entry.out.and_then(|span| span.of(&self.outs));
-        let delta = usize::try_from(entry.delta)
+    /// What the entry at `index` became (`None`: unchanged); what was redacted
+    /// in it is added to `counts`.
+    fn entry(&self, index: usize, counts: &mut Redactions) -> Option<&str> {
+        let entry = self.entries.get(index)?;
+        if let Some(delta) = usize::try_from(entry.delta)
             .ok()
             .and_then(|d| self.deltas.get(d))
-            .unwrap_or(&NO_REDACTIONS);
-        (out, delta)
+        {
+            counts.add_compact(delta);
+        }
+        entry.out.and_then(|span| span.of(&self.outs))
     }
 
     /// As a key, whether the entry at `index` is sensitive, if known.
@@ -726,8 +722,10 @@ impl Memo {
     }
 
     #[cfg(test)]
-    fn get(&self, s: &str) -> Option<(Option<&str>, &Redactions)> {
-        self.find(text_hash(s), s).map(|i| self.entry(i))
+    fn get(&self, s: &str) -> Option<(Option<&str>, Redactions)> {
+        let mut counts = Redactions::default();
+        let index = self.find(text_hash(s), s)?;
+        Some((self.entry(index, &mut counts), counts))
     }
 
     /// Remember `s` (whose hash is `hash`) and what it became; returns its entry.
@@ -761,7 +759,7 @@ impl Memo {
         let delta = if delta.is_empty() {
             u32::MAX
         } else {
-            self.deltas.push(delta);
+            self.deltas.push(delta.compact()?);
             delta_index
         };
         let i = self.free_slot(hash);
@@ -837,7 +835,7 @@ const MEMO_MAX_LEN: usize = 2048;
 /// Texts seen once are noted in a table of this many hashes (a power of two).
 const SEEN_SLOTS: usize = 2048;
 /// At most this many texts are remembered.
-const MEMO_MAX: usize = 4096;
+const MEMO_MAX: usize = 2048;
 /// At most this many bytes of text (before and after) are remembered.
 const MEMO_MAX_BYTES: usize = 256 << 10;
 
@@ -1343,6 +1341,14 @@ mod tests {
                 assert!(memo.entries.len() <= MEMO_MAX);
                 assert!(memo.texts.len() + memo.outs.len() <= MEMO_MAX_BYTES);
                 assert!(memo.slots.len() <= 2 * MEMO_MAX);
+                // What the docs promise: well under a MiB, tables included.
+                let held = memo.slots.capacity() * size_of::<u32>()
+                    + memo.entries.capacity() * size_of::<MemoEntry>()
+                    + memo.texts.capacity()
+                    + memo.outs.capacity()
+                    + memo.deltas.capacity() * size_of::<CompactRedactions>()
+                    + memo.seen.capacity() * size_of::<u64>();
+                assert!(held < 1 << 20, "{held} bytes");
                 if memo.entries.len() < last {
                     emptied += 1;
                 }

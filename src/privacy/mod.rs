@@ -115,10 +115,11 @@
 //!
 //! The gate also remembers what it made of each text that comes twice (a stack
 //! trace's files, breadcrumbs' categories, span names, tags, keys), in this
-//! process's memory only: at most 4,096 texts and 256 KiB of text, forgotten all
-//! at once when full. Its later items cost a lookup per such text, with the same
-//! result and the same counts. If a pattern ever failed to compile, every
-//! non-empty string would become `[Filtered]` (fail closed).
+//! process's memory only: at most 2,048 texts and 256 KiB of text (well under a
+//! MiB with its tables), forgotten all at once when full. Its later items cost a
+//! lookup per such text, with the same result and the same counts. If a pattern
+//! ever failed to compile, every non-empty string would become `[Filtered]`
+//! (fail closed).
 
 use std::borrow::Cow;
 use std::sync::{LazyLock, Mutex};
@@ -554,6 +555,9 @@ impl Rule {
     }
 }
 
+/// [`Redactions`] of one text, as the memo keeps them.
+pub(crate) type CompactRedactions = [u16; Rule::ALL.len()];
+
 /// Counts of redactions per rule (never the values).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Redactions {
@@ -561,13 +565,6 @@ pub(crate) struct Redactions {
 }
 
 impl Redactions {
-    /// No redaction.
-    pub(crate) const fn none() -> Self {
-        Self {
-            counts: [0; Rule::ALL.len()],
-        }
-    }
-
     /// Count one redaction by `rule`.
     pub(crate) fn bump(&mut self, rule: Rule) {
         let slot = &mut self.counts[rule as usize];
@@ -591,6 +588,23 @@ impl Redactions {
     )]
     pub(crate) fn total(&self) -> u64 {
         self.counts.iter().map(|c| u64::from(*c)).sum()
+    }
+
+    /// The counts in 16 bits each (`None` if one does not fit): what the memo
+    /// keeps of one text.
+    pub(crate) fn compact(&self) -> Option<CompactRedactions> {
+        let mut out = [0u16; Rule::ALL.len()];
+        for (o, c) in out.iter_mut().zip(self.counts) {
+            *o = u16::try_from(c).ok()?;
+        }
+        Some(out)
+    }
+
+    /// Add counts kept by [`compact`](Self::compact) to these.
+    pub(crate) fn add_compact(&mut self, other: &CompactRedactions) {
+        for (a, b) in self.counts.iter_mut().zip(other) {
+            *a = a.saturating_add(u32::from(*b));
+        }
     }
 
     /// Add other counts to these.

@@ -1030,12 +1030,13 @@ pub(crate) fn pairs(s: &str, counts: &mut Redactions) -> Option<String> {
     let bytes = s.as_bytes();
     let mut w = Rewriter::new(s);
     let mut i = 0;
-    while i < bytes.len() {
+    // From one `=` or `:` to the next (vector code in between).
+    while let Some(k) = bytes
+        .get(i..)
+        .and_then(|rest| memchr::memchr2(b'=', b':', rest))
+    {
+        i += k;
         let b = bytes[i];
-        if b != b'=' && b != b':' {
-            i += 1;
-            continue;
-        }
         let op = i;
         i += 1;
         if b == b':'
