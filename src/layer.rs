@@ -320,17 +320,7 @@ impl TelemetryLayer {
             }
             capture_error(shared, event, &ctx);
         } else {
-            let mut visitor = CrumbVisitor::default();
-            event.record(&mut visitor);
-            shared.add_crumb(Crumb {
-                timestamp: SystemTime::now(),
-                level,
-                target: meta.target(),
-                text: visitor.text,
-                message: visitor.message,
-                fields: visitor.fields,
-                len: visitor.len,
-            });
+            add_crumb(shared, event, level);
         }
     }
 
@@ -467,45 +457,57 @@ impl Visit for FeatureVisitor<'_> {
     }
 }
 
-/// Writes a breadcrumb's message and field values into one string.
-struct CrumbVisitor {
-    text: String,
-    message: (usize, usize),
-    fields: [(&'static str, usize, usize); CRUMB_FIELDS],
-    len: usize,
+/// A crumb's text longer than this is not kept for reuse.
+const SPARE_CAPACITY: usize = 1024;
+
+thread_local! {
+    /// The crumb this thread last evicted, when nothing else held it: the next
+    /// breadcrumb is written into it, so that a full ring costs no allocation.
+    static SPARE: Cell<Option<Arc<Crumb>>> = const { Cell::new(None) };
 }
 
-impl Default for CrumbVisitor {
-    fn default() -> Self {
-        CrumbVisitor {
-            text: String::with_capacity(96),
-            message: (0, 0),
-            fields: [("", 0, 0); CRUMB_FIELDS],
-            len: 0,
-        }
+/// Keeps an `info!`/`warn!` event as a breadcrumb.
+fn add_crumb(shared: &Shared, event: &Event<'_>, level: Level) {
+    let mut crumb = SPARE.take().unwrap_or_else(|| Arc::new(Crumb::empty()));
+    if Arc::get_mut(&mut crumb).is_none() {
+        crumb = Arc::new(Crumb::empty());
+    }
+    let Some(slot) = Arc::get_mut(&mut crumb) else {
+        return;
+    };
+    slot.reset(SystemTime::now(), level, event.metadata().target());
+    event.record(&mut CrumbVisitor(slot));
+    if let Some(mut evicted) = shared.add_crumb(crumb)
+        && Arc::get_mut(&mut evicted).is_some_and(|c| c.text.capacity() <= SPARE_CAPACITY)
+    {
+        SPARE.set(Some(evicted));
     }
 }
 
-impl CrumbVisitor {
+/// Writes a breadcrumb's message and field values into its one string.
+struct CrumbVisitor<'a>(&'a mut Crumb);
+
+impl CrumbVisitor<'_> {
     /// Appends one value with `write`, recording where it is.
     fn put(&mut self, field: &Field, write: impl FnOnce(&mut String)) {
+        let crumb = &mut *self.0;
         let is_message = field.name() == "message";
-        if !is_message && self.len >= CRUMB_FIELDS {
+        if !is_message && crumb.len >= CRUMB_FIELDS {
             return;
         }
-        let start = self.text.len();
-        write(&mut self.text);
-        let end = self.text.len();
+        let start = crumb.text.len();
+        write(&mut crumb.text);
+        let end = crumb.text.len();
         if is_message {
-            self.message = (start, end);
-        } else {
-            self.fields[self.len] = (field.name(), start, end);
-            self.len += 1;
+            crumb.message = (start, end);
+        } else if let Some(slot) = crumb.fields.get_mut(crumb.len) {
+            *slot = (field.name(), start, end);
+            crumb.len += 1;
         }
     }
 }
 
-impl Visit for CrumbVisitor {
+impl Visit for CrumbVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.put(field, |t| t.push_str(value));
     }

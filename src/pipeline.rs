@@ -62,6 +62,29 @@ pub(crate) struct Crumb {
 }
 
 impl Crumb {
+    /// An empty crumb, with room for a typical message and fields.
+    pub(crate) fn empty() -> Self {
+        Crumb {
+            timestamp: SystemTime::UNIX_EPOCH,
+            level: Level::INFO,
+            target: "",
+            text: String::with_capacity(96),
+            message: (0, 0),
+            fields: [("", 0, 0); CRUMB_FIELDS],
+            len: 0,
+        }
+    }
+
+    /// Empties this crumb for another event, keeping its allocation.
+    pub(crate) fn reset(&mut self, timestamp: SystemTime, level: Level, target: &'static str) {
+        self.timestamp = timestamp;
+        self.level = level;
+        self.target = target;
+        self.text.clear();
+        self.message = (0, 0);
+        self.len = 0;
+    }
+
     pub(crate) fn message(&self) -> &str {
         self.text.get(self.message.0..self.message.1).unwrap_or("")
     }
@@ -179,15 +202,17 @@ impl Shared {
         self.queue.lock().ok()
     }
 
-    /// Adds a breadcrumb, evicting the oldest past the limit.
-    pub(crate) fn add_crumb(&self, crumb: Crumb) {
-        let crumb = Arc::new(crumb);
-        if let Ok(mut crumbs) = self.crumbs.lock() {
-            if crumbs.len() == MAX_BREADCRUMBS {
-                crumbs.pop_front();
-            }
-            crumbs.push_back(crumb);
-        }
+    /// Adds a breadcrumb, evicting the oldest past the limit; returns the evicted
+    /// one (dropped by the caller, outside the lock, or reused).
+    pub(crate) fn add_crumb(&self, crumb: Arc<Crumb>) -> Option<Arc<Crumb>> {
+        let mut crumbs = self.crumbs.lock().ok()?;
+        let evicted = if crumbs.len() >= MAX_BREADCRUMBS {
+            crumbs.pop_front()
+        } else {
+            None
+        };
+        crumbs.push_back(crumb);
+        evicted
     }
 
     /// The breadcrumbs held now, oldest first.

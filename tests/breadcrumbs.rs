@@ -87,3 +87,50 @@ fn a_breadcrumb_keeps_its_message_and_first_eight_fields() {
     assert_eq!(data["f"], "Some(6)");
     assert!(data.get("i").is_none(), "the ninth field is left out");
 }
+
+#[test]
+fn a_full_ring_keeps_each_crumb_its_own() {
+    // Crumbs of two shapes, well past the 100 kept; the first error holds its
+    // crumbs while later ones are logged (and the ring evicts, and reuses).
+    fn log(range: std::ops::Range<u32>) {
+        for i in range {
+            if i % 2 == 0 {
+                tracing::info!(n = i, extra = "x", "with fields {i}");
+            } else {
+                tracing::warn!("plain {i}");
+            }
+        }
+    }
+    let (telemetry, captured) = start(builder(&[]));
+    run(&telemetry, || {
+        log(0..150);
+        tracing::error!("first");
+        log(150..300);
+        tracing::error!("second");
+    });
+    assert!(telemetry.flush(FLUSH));
+    let events = captured.events();
+    for (message, last) in [("first", 149), ("second", 299)] {
+        let event = events
+            .iter()
+            .find(|e| e["message"] == message)
+            .unwrap_or_else(|| panic!("{message}: {events:#?}"));
+        let crumbs = event["breadcrumbs"]["values"].as_array().expect("crumbs");
+        assert_eq!(crumbs.len(), 100, "{message}");
+        for (crumb, i) in crumbs.iter().zip(last - 99..=last) {
+            if i % 2 == 0 {
+                assert_eq!(crumb["message"], format!("with fields {i}"), "{message}");
+                assert_eq!(crumb["data"]["n"], i.to_string(), "{message}");
+                assert_eq!(crumb["data"]["extra"], "x", "{message}");
+            } else {
+                assert_eq!(crumb["message"], format!("plain {i}"), "{message}");
+                assert!(
+                    crumb
+                        .get("data")
+                        .is_none_or(|d| d.as_object().is_some_and(|d| d.is_empty())),
+                    "{message}: {crumb}"
+                );
+            }
+        }
+    }
+}
