@@ -468,7 +468,13 @@ thread_local! {
 
 /// Keeps an `info!`/`warn!` event as a breadcrumb.
 fn add_crumb(shared: &Shared, event: &Event<'_>, level: Level) {
-    let mut crumb = SPARE.take().unwrap_or_else(|| Arc::new(Crumb::empty()));
+    // `try_with`: an event logged from another thread-local's destructor may
+    // come after this one is gone (then: no reuse).
+    let mut crumb = SPARE
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Arc::new(Crumb::empty()));
     if Arc::get_mut(&mut crumb).is_none() {
         crumb = Arc::new(Crumb::empty());
     }
@@ -480,7 +486,7 @@ fn add_crumb(shared: &Shared, event: &Event<'_>, level: Level) {
     if let Some(mut evicted) = shared.add_crumb(crumb)
         && Arc::get_mut(&mut evicted).is_some_and(|c| c.text.capacity() <= SPARE_CAPACITY)
     {
-        SPARE.set(Some(evicted));
+        let _ = SPARE.try_with(|spare| spare.set(Some(evicted)));
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use std::sync::TryLockError;
+use std::sync::{LazyLock, TryLockError};
 
 use serde_json::{Map, Value};
 
@@ -161,9 +161,11 @@ impl Scrubber {
         match self.memo.try_lock() {
             Ok(mut memo) => self.scrub_item_with(item_type, value, counts, &mut memo),
             Err(TryLockError::Poisoned(poisoned)) => {
-                // A scrub panicked while it held the memo: start it again.
+                // A scrub panicked while it held the memo: start it again, and
+                // use it from now on.
                 let mut memo = poisoned.into_inner();
                 memo.clear();
+                self.memo.clear_poison();
                 self.scrub_item_with(item_type, value, counts, &mut memo);
             }
             Err(TryLockError::WouldBlock) => {
@@ -457,7 +459,9 @@ impl Scrubber {
     /// gets its entry. Any other key is text too: a key holding a path, an email
     /// or a host name is rewritten (the value moves to the scrubbed key; on a
     /// clash, the later one wins); then, if the key (as rewritten) is sensitive,
-    /// its value becomes `[Filtered]`, and otherwise `each` gets the entry.
+    /// its value becomes `[Filtered]`, and otherwise `each` gets the entry. (On a
+    /// clash, the value that is dropped was scrubbed too, and its redactions are
+    /// counted.)
     fn object(
         &self,
         map: &mut Map<String, Value>,
@@ -839,9 +843,16 @@ const MEMO_MAX: usize = 2048;
 /// At most this many bytes of text (before and after) are remembered.
 const MEMO_MAX_BYTES: usize = 256 << 10;
 
-/// A fast hash for the memo (its texts come from the program, and every hit is
-/// checked against the text itself): 16 bytes per folded multiplication, as
-/// `foldhash` and `wyhash` do.
+/// A random key of this process for [`text_hash`], so that no text can be made
+/// to collide with others in every process.
+static HASH_KEY: LazyLock<u64> = LazyLock::new(|| {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+});
+
+/// A fast hash for the memo (every hit is checked against the text itself):
+/// 16 bytes per folded multiplication, as `foldhash` and `wyhash` do, keyed per
+/// process.
 fn text_hash(s: &str) -> u64 {
     const K0: u64 = 0x243f_6a88_85a3_08d3;
     const K1: u64 = 0x1319_8a2e_0370_7344;
@@ -851,7 +862,7 @@ fn text_hash(s: &str) -> u64 {
     };
     let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
     let b = s.as_bytes();
-    let mut h = (b.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut h = (b.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ *HASH_KEY;
     let (mut lo, mut hi) = (0, 0);
     if b.len() >= 16 {
         let mut chunks = b.chunks_exact(16);
@@ -1388,6 +1399,14 @@ mod tests {
             s.scrub_item("event", &mut item, &mut counts);
             assert_eq!((item, counts), (want.clone(), want_counts.clone()));
         }
+        // And remembered again from then on.
+        assert!(!s.memo.is_poisoned());
+        assert!(
+            s.memo
+                .lock()
+                .map(|m| !m.entries.is_empty())
+                .unwrap_or(false)
+        );
     }
 
     #[test]

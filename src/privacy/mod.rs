@@ -113,13 +113,16 @@
 //! finds what each pattern needs (a digit run of 13 for cards, a key prefix for
 //! API keys, `/home/` for paths, …) and only those patterns run.
 //!
-//! The gate also remembers what it made of each text that comes twice (a stack
-//! trace's files, breadcrumbs' categories, span names, tags, keys), in this
-//! process's memory only: at most 2,048 texts and 256 KiB of text (well under a
-//! MiB with its tables), forgotten all at once when full. Its later items cost a
-//! lookup per such text, with the same result and the same counts. If a pattern
-//! ever failed to compile, every non-empty string would become `[Filtered]`
-//! (fail closed).
+//! The gate also remembers what it made of most texts that repeat (keys, and
+//! values of 8 bytes to 2 KiB seen a second time: a stack trace's files,
+//! breadcrumbs' categories, span names, tags), in this process's memory only: at
+//! most 2,048 texts and 256 KiB of text (well under a MiB with its tables),
+//! forgotten all at once when full. Its later items cost a lookup per such text,
+//! with the same result and the same counts. The price: those texts, secrets
+//! included, stay in the process's heap until then, not only while their item is
+//! scrubbed; nothing of the memo is written anywhere or sent. If a pattern ever
+//! failed to compile, every non-empty string would become `[Filtered]` (fail
+//! closed).
 
 use std::borrow::Cow;
 use std::sync::{LazyLock, Mutex};
