@@ -98,14 +98,19 @@ pub(crate) fn maybe_user_path(s: &str) -> bool {
 /// name becomes `<user>`, the rest of the path stays.
 pub(crate) fn path_users(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
     let mut w = Rewriter::new(s);
-    let mut from = 0;
-    // Leftmost-first matches, as `find_iter` finds them, but no search of the
-    // rest of the text once it holds no candidate (most paths hold one user).
-    while let Some(m) = p.path_user.find_at(s, from) {
-        from = m.end();
+    // Leftmost-first matches, as `find_iter` finds them; but a path that starts
+    // with a user's home needs no pattern for its first match, and the rest of a
+    // text is not searched once it holds no candidate (most paths hold one user).
+    let mut next = leading_user_path(s).or_else(|| p.path_user.find(s).map(|m| m.range()));
+    while let Some(m) = next {
+        next = if s.get(m.end..).is_some_and(maybe_user_path) {
+            p.path_user.find_at(s, m.end).map(|m| m.range())
+        } else {
+            None
+        };
         // The name is the last segment of the match (a multi-word Windows name is
         // followed by its separator, which the match includes).
-        let text = m.as_str().trim_end_matches(['/', '\\']);
+        let text = s[m.clone()].trim_end_matches(['/', '\\']);
         let Some(sep) = text.rfind(['/', '\\']) else {
             continue;
         };
@@ -113,15 +118,60 @@ pub(crate) fn path_users(p: &Patterns, s: &str, counts: &mut Redactions) -> Opti
         if name.is_empty() || SHARED_DIRS.iter().any(|d| d.eq_ignore_ascii_case(name)) {
             continue;
         }
-        let start = m.start() + sep + 1;
+        let start = m.start + sep + 1;
         if w.replace(start..start + name.len(), USER) {
             counts.bump(Rule::PathUser);
         }
-        if !s.get(from..).is_some_and(maybe_user_path) {
-            break;
-        }
     }
     w.finish()
+}
+
+/// The first match of the user-path pattern in a text that starts with
+/// `/home/NAME` or `/Users/NAME` (`users` in any ASCII case), found without the
+/// pattern: the pattern's match there, by its first alternatives and the
+/// greedy name (up to a separator, a blank or a character of [`NAME`]'s set).
+/// `None` for any other text.
+///
+/// [`NAME`]: super::values
+fn leading_user_path(s: &str) -> Option<std::ops::Range<usize>> {
+    let b = s.as_bytes();
+    let prefix = if b.starts_with(b"/home/") {
+        6
+    } else if b
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"/users/"))
+    {
+        7
+    } else {
+        return None;
+    };
+    let rest = s.get(prefix..)?;
+    let name = rest
+        .find(|c: char| {
+            c.is_whitespace()
+                || matches!(
+                    c,
+                    '/' | '\\'
+                        | ':'
+                        | '*'
+                        | '?'
+                        | '"'
+                        | '\''
+                        | '<'
+                        | '>'
+                        | '|'
+                        | ','
+                        | ';'
+                        | '('
+                        | ')'
+                        | '['
+                        | ']'
+                        | '{'
+                        | '}'
+                )
+        })
+        .unwrap_or(rest.len());
+    (name > 0).then_some(0..prefix + name)
 }
 
 /// `~NAME/` (another user's home), not inside a word or a path: the name becomes
@@ -322,6 +372,41 @@ mod tests {
         match &*PATTERNS {
             Ok(p) => p,
             Err(e) => panic!("patterns do not compile: {e}"),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2048,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// The leading match found without the pattern is the pattern's.
+        #[test]
+        fn leading_user_path_is_the_patterns_match(
+            start in proptest::sample::select(vec!["/home/", "/Users/", "/USERS/", "/users/", "/home", "/uſers/", "/Users", "C:/Users/", "/var/home/", ""]),
+            rest in "[a-zA-Z0-9 ./\\\\:*?\"'<>|,;()\\[\\]{}_~\u{a0}\u{2003}\u{17f}é\n\t-]{0,24}",
+        ) {
+            let text = format!("{start}{rest}");
+            if let Some(fast) = leading_user_path(&text) {
+                let slow = patterns().path_user.find(&text).map(|m| m.range());
+                proptest::prop_assert_eq!(Some(fast), slow, "{:?}", text);
+            }
+            // And the rule as a whole agrees with the pattern's own matches.
+            let mut plain = Rewriter::new(&text);
+            for m in patterns().path_user.find_iter(&text) {
+                let t = m.as_str().trim_end_matches(['/', '\\']);
+                if let Some(sep) = t.rfind(['/', '\\']) {
+                    let name = &t[sep + 1..];
+                    if !name.is_empty() && !SHARED_DIRS.iter().any(|d| d.eq_ignore_ascii_case(name)) {
+                        let at = m.start() + sep + 1;
+                        plain.replace(at..at + name.len(), USER);
+                    }
+                }
+            }
+            let plain = plain.finish();
+            proptest::prop_assert_eq!(path_users(patterns(), &text, &mut Redactions::default()), plain, "{:?}", text);
         }
     }
 
