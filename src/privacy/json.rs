@@ -13,7 +13,7 @@ use std::sync::{LazyLock, TryLockError};
 
 use serde_json::{Map, Value};
 
-use super::values::{FILTERED, Profile, card_valid};
+use super::values::{FILTERED, card_valid};
 use super::{CompactRedactions, Redactions, Rule, Scrubber, keys};
 
 /// Top-level fields that are never sent.
@@ -556,17 +556,7 @@ impl Scrubber {
     /// one program their frames, tags and contexts.
     fn scrub_cached<'m>(&self, s: &str, cx: &'m mut Walk<'_>) -> Scrubbed<'m> {
         if !(MEMO_MIN_LEN..=MEMO_MAX_LEN).contains(&s.len()) {
-            if s.is_empty() {
-                return Scrubbed::Same;
-            }
-            let prof = Profile::of(s);
-            if !self.needs_rules(s, &prof) {
-                return Scrubbed::Same;
-            }
-            return match self.scrub_with(s, prof, cx.counts) {
-                Cow::Borrowed(_) => Scrubbed::Same,
-                Cow::Owned(new) => Scrubbed::New(new),
-            };
+            return self.scrub_str(s, cx.counts).into();
         }
         let hash = text_hash(s);
         if let Some(index) = cx.memo.find(hash, s) {
@@ -575,27 +565,17 @@ impl Scrubber {
                 .entry(index, cx.counts)
                 .map_or(Scrubbed::Same, Scrubbed::Known);
         }
-        let prof = Profile::of(s);
-        if !self.needs_rules(s, &prof) {
-            if cx.memo.admit(hash) {
-                cx.memo.insert(hash, s, None, Redactions::default());
-            }
-            return Scrubbed::Same;
-        }
         let mut delta = Redactions::default();
-        let out = self.scrub_with(s, prof, &mut delta);
+        let out = self.scrub_str(s, &mut delta);
         cx.counts.add(&delta);
-        let kept = match &out {
-            Cow::Owned(out) => Some(out.as_str()),
-            Cow::Borrowed(_) => None,
-        };
         if cx.memo.admit(hash) {
+            let kept = match &out {
+                Cow::Owned(out) => Some(out.as_str()),
+                Cow::Borrowed(_) => None,
+            };
             cx.memo.insert(hash, s, kept, delta);
         }
-        match out {
-            Cow::Borrowed(_) => Scrubbed::Same,
-            Cow::Owned(new) => Scrubbed::New(new),
-        }
+        out.into()
     }
 }
 
@@ -607,6 +587,15 @@ enum Scrubbed<'m> {
     New(String),
     /// Rewritten before, to this.
     Known(&'m str),
+}
+
+impl From<Cow<'_, str>> for Scrubbed<'_> {
+    fn from(out: Cow<'_, str>) -> Self {
+        match out {
+            Cow::Borrowed(_) => Scrubbed::Same,
+            Cow::Owned(new) => Scrubbed::New(new),
+        }
+    }
 }
 
 /// What the walk of one item carries: the counts, and the texts already scrubbed.

@@ -3,7 +3,7 @@
 
 use regex::Regex;
 
-use super::values::{Patterns, Rewriter, at, before, contains_ci, escape_before};
+use super::values::{NAME_STOPS, Patterns, Rewriter, at, before, contains_ci, escape_before};
 use super::{Redactions, Rule};
 
 /// The marker for a user name.
@@ -129,10 +129,8 @@ pub(crate) fn path_users(p: &Patterns, s: &str, counts: &mut Redactions) -> Opti
 /// The first match of the user-path pattern in a text that starts with
 /// `/home/NAME` or `/Users/NAME` (`users` in any ASCII case), found without the
 /// pattern: the pattern's match there, by its first alternatives and the
-/// greedy name (up to a separator, a blank or a character of [`NAME`]'s set).
-/// `None` for any other text.
-///
-/// [`NAME`]: super::values
+/// greedy name (up to a blank or one of [`NAME_STOPS`]). `None` for any other
+/// text.
 fn leading_user_path(s: &str) -> Option<std::ops::Range<usize>> {
     let b = s.as_bytes();
     let prefix = if b.starts_with(b"/home/") {
@@ -147,29 +145,7 @@ fn leading_user_path(s: &str) -> Option<std::ops::Range<usize>> {
     };
     let rest = s.get(prefix..)?;
     let name = rest
-        .find(|c: char| {
-            c.is_whitespace()
-                || matches!(
-                    c,
-                    '/' | '\\'
-                        | ':'
-                        | '*'
-                        | '?'
-                        | '"'
-                        | '\''
-                        | '<'
-                        | '>'
-                        | '|'
-                        | ','
-                        | ';'
-                        | '('
-                        | ')'
-                        | '['
-                        | ']'
-                        | '{'
-                        | '}'
-                )
-        })
+        .find(|c: char| c.is_whitespace() || NAME_STOPS.contains(&c))
         .unwrap_or(rest.len());
     (name > 0).then_some(0..prefix + name)
 }

@@ -58,22 +58,34 @@ pub(crate) struct Patterns {
 /// proves it); if it did, the scrubber fails closed (see `Scrubber::scrub_str`).
 pub(crate) static PATTERNS: LazyLock<Result<Patterns, regex::Error>> = LazyLock::new(Patterns::new);
 
-/// A user-name segment of a path: anything but separators, blanks and the
+/// What ends a user-name segment of a path, besides blanks: separators and the
 /// characters that cannot be in a file name or that delimit one in text.
-const NAME: &str = r#"[^/\\\s:*?"'<>|,;()\[\]{}]+"#;
+pub(crate) const NAME_STOPS: &[char] = &[
+    '/', '\\', ':', '*', '?', '"', '\'', '<', '>', '|', ',', ';', '(', ')', '[', ']', '{', '}',
+];
+
+/// [`NAME_STOPS`] and blanks end a user-name segment: the pattern for one.
+fn name_pattern() -> String {
+    let stops: String = NAME_STOPS
+        .iter()
+        .map(|c| regex::escape(c.encode_utf8(&mut [0; 4])))
+        .collect();
+    format!(r"[^\s{stops}]+")
+}
 
 impl Patterns {
     fn new() -> Result<Self, regex::Error> {
         let windows_sep = r"(?:\\+|/)";
+        let name = name_pattern();
         let path_user = format!(
             r"(?x)
             (?:^|[^A-Za-z0-9._~\-]|\\[ntr])
             (?:
                 (?:(?:/var|/export)?/home/|/(?:mnt|cygdrive)/[A-Za-z]/(?i:users)/|/(?i:users)/)
-                {NAME}
+                {name}
               |
                 (?:\\\\\?\\)?[A-Za-z]:{windows_sep}(?i:users|documents\ and\ settings){windows_sep}
-                (?:{NAME}(?:\ {NAME}){{1,3}}{windows_sep}|{NAME})
+                (?:{name}(?:\ {name}){{1,3}}{windows_sep}|{name})
             )"
         );
         Ok(Self {
