@@ -5,7 +5,7 @@
 //! first time it is seen; every later use is a lock and an increment.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, TryLockError};
 
 /// Longest feature name kept; longer names are cut (they are identifiers, not text).
 const MAX_NAME: usize = 128;
@@ -18,10 +18,25 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// The counts, for a caller: a few attempts, never a wait (a signal
+    /// handler may have interrupted the holder; a forked child may hold a copy
+    /// locked by a thread that is gone).
+    fn try_counts(&self) -> Option<MutexGuard<'_, HashMap<Box<str>, u64>>> {
+        for attempt in 0..200 {
+            match self.counts.try_lock() {
+                Ok(counts) => return Some(counts),
+                Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) if attempt < 32 => std::hint::spin_loop(),
+                Err(TryLockError::WouldBlock) => std::thread::yield_now(),
+            }
+        }
+        None
+    }
+
     /// Counts one use of `name`.
     pub(crate) fn hit(&self, name: &str) {
         let name = truncate(name);
-        let Ok(mut counts) = self.counts.lock() else {
+        let Some(mut counts) = self.try_counts() else {
             return;
         };
         if let Some(count) = counts.get_mut(name) {
@@ -31,9 +46,16 @@ impl Counters {
         }
     }
 
+    /// Forgets every count (a forked child's copy of its parent's).
+    pub(crate) fn clear(&self) {
+        if let Some(mut counts) = self.try_counts() {
+            counts.clear();
+        }
+    }
+
     /// Takes the counts since the last call, leaving the names in place at zero.
     pub(crate) fn take(&self) -> Vec<(String, u64)> {
-        let Ok(mut counts) = self.counts.lock() else {
+        let Some(mut counts) = self.try_counts() else {
             return Vec::new();
         };
         let mut used: Vec<(String, u64)> = counts

@@ -1,40 +1,48 @@
-//! The [`tracing_subscriber::Layer`] that turns tracing data into telemetry.
+//! The [`tracing_subscriber::Layer`] that turns tracing data into records.
+//!
+//! A good neighbour: it never narrows what the program's other layers see (no
+//! level hint, no `enabled` filter: it filters only itself, from its level
+//! floor), any number of its layers and instances coexist without a panic or
+//! a double report, and no callback ever waits on a lock another thread (or
+//! an interrupted one) may hold.
 //!
 //! What each callback costs is decided on `'static` metadata first; only what
 //! will be sent allocates. An unsampled span tree costs a random draw and an
 //! atomic load, an `info!` costs one breadcrumb, a `feature` field costs a
 //! counter increment, and an `error!` costs its formatting and a queue push:
-//! building, scrubbing and sending the Sentry event happen on the worker thread.
+//! building, scrubbing and sending happen on the worker thread.
 
+use std::any::TypeId;
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use sentry::protocol::{SpanId, TraceId};
 use serde_json::Value;
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
-use tracing_core::{Event, Level, LevelFilter, Metadata, Subscriber};
+use tracing_core::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-use crate::pipeline::{
-    CRUMB_FIELDS, Crumb, ErrorRecord, Link, MAX_SPANS, Origin, Shared, SpanRecord, TxnRecord,
+use crate::crumbs::{self, Home, TraceCrumbs};
+use crate::limits::{self, Bounded, CHAIN, FIELD, FIELDS, MESSAGE, TAG_VALUE};
+use crate::queue::{
+    Admit, ErrorRecord, Link, MAX_SPANS, Origin, Shared, SpanRecord, SpanStep, TxnRecord,
 };
-
-/// The telemetry instance the free [`layer()`] function reports to.
-pub(crate) static GLOBAL: OnceLock<Arc<Shared>> = OnceLock::new();
+use crate::runtime::IN_WORKER;
 
 thread_local! {
-    /// Set on the worker thread: nothing it (or its HTTP stack) emits is captured.
-    pub(crate) static IN_WORKER: Cell<bool> = const { Cell::new(false) };
     static RNG: Cell<u64> = Cell::new(seed());
 }
+
+/// Spans recorded in an error's path, innermost first.
+const MAX_PATH: usize = 32;
 
 /// Targets never captured: the SDK's own and the HTTP stack's.
 const IGNORED_TARGETS: &[&str] = &[
@@ -45,6 +53,7 @@ const IGNORED_TARGETS: &[&str] = &[
     "sentry_tracing",
     "sentry_contexts",
     "ureq",
+    "ureq_proto",
     "rustls",
     "hyper",
     "reqwest",
@@ -58,11 +67,18 @@ const IGNORED_TARGETS: &[&str] = &[
 /// feature usage to the telemetry pipeline.
 ///
 /// Get one from [`Telemetry::layer`](crate::Telemetry::layer) or the free
-/// [`layer()`] function. When telemetry is disabled it does nothing and costs
-/// nothing measurable.
+/// [`layer()`] function. When telemetry is off it does nothing and costs
+/// nothing measurable. It filters only itself (see
+/// [`TelemetryBuilder::level`](crate::TelemetryBuilder::level)), never what the
+/// other layers of the subscriber see; narrow it further with
+/// `.with_filter(...)`. A second telemetry layer in one subscriber is inert
+/// and says so once on stderr: every error is reported once.
+#[must_use = "a layer does nothing until it is added to a subscriber with `.with(...)`"]
 #[derive(Clone)]
 pub struct TelemetryLayer {
     handle: Handle,
+    /// Another telemetry layer is below this one in the same subscriber.
+    inert: bool,
 }
 
 #[derive(Clone)]
@@ -81,15 +97,18 @@ impl fmt::Debug for TelemetryLayer {
         };
         f.debug_struct("TelemetryLayer")
             .field("reports_to", &state)
+            .field("inert", &self.inert)
             .finish()
     }
 }
 
-/// A layer that reports to the telemetry instance initialised by
-/// [`TelemetryBuilder::init`](crate::TelemetryBuilder::init), wherever in the
-/// program that happens.
+/// A layer that reports to the telemetry instance that is live when each event
+/// happens: the latest initialised with
+/// [`TelemetryBuilder::global`](crate::TelemetryBuilder::global) (the default)
+/// and not yet dropped, wherever in the program that happens.
 ///
-/// Until an instance is initialised (or when it is disabled) the layer does nothing.
+/// While no instance is live (before `init`, after the guard is dropped, or
+/// when telemetry is off) the layer does nothing.
 ///
 /// ```
 /// use tracing_subscriber::prelude::*;
@@ -102,6 +121,7 @@ impl fmt::Debug for TelemetryLayer {
 pub fn layer() -> TelemetryLayer {
     TelemetryLayer {
         handle: Handle::Global,
+        inert: false,
     }
 }
 
@@ -109,32 +129,46 @@ impl TelemetryLayer {
     pub(crate) fn off() -> Self {
         TelemetryLayer {
             handle: Handle::Off,
+            inert: false,
         }
     }
 
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         TelemetryLayer {
             handle: Handle::Instance(shared),
+            inert: false,
         }
     }
 
-    #[inline]
-    fn shared(&self) -> Option<&Shared> {
-        let shared = match &self.handle {
-            Handle::Off => return None,
-            Handle::Instance(shared) => shared,
-            Handle::Global => GLOBAL.get()?,
-        };
-        if shared.active.load(Ordering::Relaxed) {
-            Some(shared)
-        } else {
-            None
+    /// Runs `f` with the instance this layer reports to, when it is active.
+    #[inline(always)]
+    fn with(&self, f: impl FnOnce(&Shared)) {
+        if self.inert {
+            return;
+        }
+        match &self.handle {
+            Handle::Off => {}
+            Handle::Instance(shared) => {
+                if shared.active.load(Ordering::Relaxed) {
+                    f(shared);
+                }
+            }
+            Handle::Global => {
+                let current = crate::runtime::current();
+                if let Some(shared) = current.as_ref()
+                    && shared.active.load(Ordering::Relaxed)
+                {
+                    f(shared);
+                }
+            }
         }
     }
 }
 
 /// Data kept on a sampled span, in the registry's extensions.
 struct SampledSpan {
+    /// The instance that sampled it: another instance's layer leaves it alone.
+    owner: usize,
     txn: Arc<TxnShared>,
     span_id: SpanId,
     parent_span_id: Option<SpanId>,
@@ -149,16 +183,26 @@ struct TxnShared {
     spans: Mutex<Vec<SpanRecord>>,
 }
 
+fn owner(shared: &Shared) -> usize {
+    shared as *const Shared as usize
+}
+
 impl<S> tracing_subscriber::Layer<S> for TelemetryLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn max_level_hint(&self) -> Option<LevelFilter> {
-        match self.handle {
-            // Adds nothing to what the other layers enable.
-            Handle::Off => Some(LevelFilter::OFF),
-            // Errors, breadcrumbs (info, warn) and spans at INFO and above.
-            _ => Some(LevelFilter::INFO),
+    fn on_layer(&mut self, subscriber: &mut S) {
+        // SAFETY: the pointer is only compared with `None`, never dereferenced.
+        let below = unsafe { subscriber.downcast_raw(TypeId::of::<TelemetryLayer>()) }.is_some();
+        if below && !matches!(self.handle, Handle::Off) {
+            self.inert = true;
+            static SAID: AtomicBool = AtomicBool::new(false);
+            if !SAID.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "openadapt-telemetry: a second telemetry layer in one subscriber is ignored; \
+                     add one layer per subscriber"
+                );
+            }
         }
     }
 
@@ -166,211 +210,279 @@ where
     // disabled layer costs a branch, not a call.
     #[inline]
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if let Some(shared) = self.shared() {
-            self.new_span_enabled(shared, attrs, id, ctx);
-        }
+        self.with(|shared| new_span_enabled(shared, attrs, id, ctx));
     }
 
     #[inline]
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if let Some(shared) = self.shared() {
-            self.record_enabled(shared, id, values, ctx);
-        }
+        self.with(|shared| record_enabled(shared, id, values, ctx));
     }
 
     #[inline]
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        if let Some(shared) = self.shared() {
-            self.event_enabled(shared, event, ctx);
-        }
+        self.with(|shared| event_enabled(shared, event, ctx));
     }
 
     #[inline]
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if let Some(shared) = self.shared() {
-            self.close_enabled(shared, id, ctx);
+        self.with(|shared| close_enabled(shared, id, ctx));
+    }
+}
+
+#[inline(never)]
+fn new_span_enabled<S>(shared: &Shared, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if IN_WORKER.get() {
+        return;
+    }
+    let meta = attrs.metadata();
+    if shared.switches.feature_usage && has_feature(meta) {
+        shared.check_fork();
+        attrs.record(&mut FeatureVisitor(shared));
+    }
+    let switches = &shared.switches;
+    if !switches.performance_tracking
+        || switches.traces_sample_rate <= 0.0
+        || *meta.level() > switches.level
+    {
+        return;
+    }
+    // With no sampled tree alive, a span is sampled only if it is a root and
+    // wins the draw: draw first, so a losing span (root or not) costs no lookup.
+    let no_live_tree = shared.live_sampled.load(Ordering::Relaxed) == 0;
+    if no_live_tree && !chance(switches.traces_sample_rate) {
+        return;
+    }
+    if is_ignored(meta.target()) {
+        return;
+    }
+    let Some(span) = ctx.span(id) else {
+        return;
+    };
+    let me = owner(shared);
+    let (txn, parent_span_id) = match span.parent() {
+        Some(parent) => {
+            let ext = parent.extensions();
+            match ext.get::<SampledSpan>() {
+                Some(p) if p.owner == me => (p.txn.clone(), Some(p.span_id)),
+                _ => return,
+            }
+        }
+        None => {
+            // A root: when a tree is alive we have not drawn yet.
+            if !no_live_tree && !chance(switches.traces_sample_rate) {
+                return;
+            }
+            let txn = Arc::new(TxnShared {
+                trace_id: TraceId::from(random_bytes16()),
+                spans: Mutex::new(Vec::new()),
+            });
+            (txn, None)
+        }
+    };
+    let mut data = BTreeMap::new();
+    attrs.record(&mut DataVisitor(&mut data));
+    if let Some(file) = meta.file() {
+        data.insert("code.filepath", Value::String(file.to_owned()));
+    }
+    if let Some(module) = meta.module_path() {
+        data.insert("code.namespace", Value::String(module.to_owned()));
+    }
+    if let Some(line) = meta.line() {
+        data.insert("code.lineno", Value::from(line));
+    }
+    let mut ext = span.extensions_mut();
+    // Another telemetry layer (hidden from `on_layer`, e.g. behind a
+    // `reload`) may have sampled it: the first one keeps it.
+    if ext.get_mut::<SampledSpan>().is_some() {
+        return;
+    }
+    ext.insert(SampledSpan {
+        owner: me,
+        txn,
+        span_id: SpanId::from(random_u64().to_le_bytes()),
+        parent_span_id,
+        start: SystemTime::now(),
+        data,
+        error: false,
+    });
+    shared.live_sampled.fetch_add(1, Ordering::Relaxed);
+}
+
+#[inline(never)]
+fn record_enabled<S>(shared: &Shared, id: &Id, values: &Record<'_>, ctx: Context<'_, S>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if shared.switches.feature_usage {
+        let field = ctx.metadata(id).and_then(|m| m.fields().field("feature"));
+        if field.is_some_and(|f| values.contains(&f)) {
+            shared.check_fork();
+            values.record(&mut FeatureVisitor(shared));
+        }
+    }
+    if shared.live_sampled.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    if let Some(span) = ctx.span(id)
+        && let Some(sampled) = span.extensions_mut().get_mut::<SampledSpan>()
+        && sampled.owner == owner(shared)
+    {
+        values.record(&mut DataVisitor(&mut sampled.data));
+    }
+}
+
+#[inline(never)]
+fn event_enabled<S>(shared: &Shared, event: &Event<'_>, ctx: Context<'_, S>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let meta = event.metadata();
+    let level = *meta.level();
+    let switches = &shared.switches;
+    let counts_feature = switches.feature_usage && has_feature(meta);
+    let tracked = level <= switches.level && switches.error_tracking;
+    if !counts_feature && !tracked {
+        return;
+    }
+    if IN_WORKER.get() || is_ignored(meta.target()) {
+        return;
+    }
+    if counts_feature {
+        shared.check_fork();
+        event.record(&mut FeatureVisitor(shared));
+    }
+    // A feature event is a count: it is not also kept as a breadcrumb, so
+    // counting stays an increment (errors with a feature are still errors).
+    if !tracked || (counts_feature && level != Level::ERROR) {
+        return;
+    }
+    if level == Level::ERROR {
+        if switches.sample_rate < 1.0 && !chance(switches.sample_rate) {
+            return;
+        }
+        capture_error(shared, event, &ctx);
+    } else {
+        let crumb = crumbs::build(level, meta.target(), |v| event.record(v));
+        match ctx.event_span(event) {
+            Some(span) => match trace_crumbs(&span) {
+                Some(trace) => crumbs::keep(Home::Trace(&trace), crumb),
+                None => crumbs::keep(Home::Thread, crumb),
+            },
+            None => crumbs::keep(Home::Thread, crumb),
         }
     }
 }
 
-impl TelemetryLayer {
-    #[inline(never)]
-    fn new_span_enabled<S>(
-        &self,
-        shared: &Shared,
-        attrs: &Attributes<'_>,
-        id: &Id,
-        ctx: Context<'_, S>,
-    ) where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        if IN_WORKER.get() {
-            return;
-        }
-        let meta = attrs.metadata();
-        if shared.switches.feature_usage && has_feature(meta) {
-            attrs.record(&mut FeatureVisitor(shared));
-        }
-        let switches = &shared.switches;
-        if !switches.performance_tracking || switches.traces_sample_rate <= 0.0 {
-            return;
-        }
-        // With no sampled tree alive, a span is sampled only if it is a root and
-        // wins the draw: draw first, so a losing span (root or not) costs no lookup.
-        let no_live_tree = shared.live_sampled.load(Ordering::Relaxed) == 0;
-        if no_live_tree && !chance(switches.traces_sample_rate) {
-            return;
-        }
-        if is_ignored(meta.target()) {
-            return;
-        }
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
-        let (txn, parent_span_id) = match span.parent() {
-            Some(parent) => {
-                let ext = parent.extensions();
-                match ext.get::<SampledSpan>() {
-                    Some(p) => (p.txn.clone(), Some(p.span_id)),
-                    None => return,
-                }
-            }
+/// The breadcrumb ring of the trace `span` belongs to: found on the span
+/// itself after the first crumb, else made on its root (and remembered on the
+/// span).
+fn trace_crumbs<S>(span: &SpanRef<'_, S>) -> Option<Arc<TraceCrumbs>>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if let Some(found) = span.extensions().get::<Arc<TraceCrumbs>>() {
+        return Some(found.clone());
+    }
+    let root = span.scope().from_root().next()?;
+    let trace = {
+        let found = root.extensions().get::<Arc<TraceCrumbs>>().cloned();
+        match found {
+            Some(trace) => trace,
             None => {
-                // A root: when a tree is alive we have not drawn yet.
-                if !no_live_tree && !chance(switches.traces_sample_rate) {
-                    return;
-                }
-                let txn = Arc::new(TxnShared {
-                    trace_id: TraceId::from(random_bytes16()),
-                    spans: Mutex::new(Vec::new()),
-                });
-                (txn, None)
-            }
-        };
-        let mut data = BTreeMap::new();
-        attrs.record(&mut DataVisitor(&mut data));
-        if let Some(file) = meta.file() {
-            data.insert("code.filepath", Value::String(file.to_owned()));
-        }
-        if let Some(module) = meta.module_path() {
-            data.insert("code.namespace", Value::String(module.to_owned()));
-        }
-        if let Some(line) = meta.line() {
-            data.insert("code.lineno", Value::from(line));
-        }
-        span.extensions_mut().insert(SampledSpan {
-            txn,
-            span_id: SpanId::from(random_u64().to_le_bytes()),
-            parent_span_id,
-            start: SystemTime::now(),
-            data,
-            error: false,
-        });
-        shared.live_sampled.fetch_add(1, Ordering::Relaxed);
-    }
-
-    #[inline(never)]
-    fn record_enabled<S>(&self, shared: &Shared, id: &Id, values: &Record<'_>, ctx: Context<'_, S>)
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        if shared.switches.feature_usage {
-            let field = ctx.metadata(id).and_then(|m| m.fields().field("feature"));
-            if field.is_some_and(|f| values.contains(&f)) {
-                values.record(&mut FeatureVisitor(shared));
-            }
-        }
-        if shared.live_sampled.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        if let Some(span) = ctx.span(id)
-            && let Some(sampled) = span.extensions_mut().get_mut::<SampledSpan>()
-        {
-            values.record(&mut DataVisitor(&mut sampled.data));
-        }
-    }
-
-    #[inline(never)]
-    fn event_enabled<S>(&self, shared: &Shared, event: &Event<'_>, ctx: Context<'_, S>)
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        let meta = event.metadata();
-        let level = *meta.level();
-        let switches = &shared.switches;
-        let counts_feature = switches.feature_usage && has_feature(meta);
-        let tracked = level <= Level::INFO && switches.error_tracking;
-        if !counts_feature && !tracked {
-            return;
-        }
-        if IN_WORKER.get() || is_ignored(meta.target()) {
-            return;
-        }
-        if counts_feature {
-            event.record(&mut FeatureVisitor(shared));
-        }
-        // A feature event is a count: it is not also kept as a breadcrumb, so
-        // counting stays an increment (errors with a feature are still errors).
-        if !tracked || (counts_feature && level != Level::ERROR) {
-            return;
-        }
-        if level == Level::ERROR {
-            if switches.sample_rate < 1.0 && !chance(switches.sample_rate) {
-                return;
-            }
-            capture_error(shared, event, &ctx);
-        } else {
-            add_crumb(shared, event, level);
-        }
-    }
-
-    #[inline(never)]
-    fn close_enabled<S>(&self, shared: &Shared, id: Id, ctx: Context<'_, S>)
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        if shared.live_sampled.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        let Some(span) = ctx.span(&id) else {
-            return;
-        };
-        let Some(sampled) = span.extensions_mut().remove::<SampledSpan>() else {
-            return;
-        };
-        shared.live_sampled.fetch_sub(1, Ordering::Relaxed);
-        let meta = span.metadata();
-        let record = SpanRecord {
-            span_id: sampled.span_id,
-            parent_span_id: sampled.parent_span_id.unwrap_or_default(),
-            name: meta.name(),
-            target: meta.target(),
-            start: sampled.start,
-            end: SystemTime::now(),
-            data: sampled.data,
-            error: sampled.error,
-        };
-        match sampled.parent_span_id {
-            Some(_) => {
-                if let Ok(mut spans) = sampled.txn.spans.lock()
-                    && spans.len() < MAX_SPANS
-                {
-                    spans.push(record);
+                let mut ext = root.extensions_mut();
+                match ext.get_mut::<Arc<TraceCrumbs>>() {
+                    Some(trace) => trace.clone(),
+                    None => {
+                        let trace = Arc::new(TraceCrumbs::default());
+                        ext.insert(trace.clone());
+                        trace
+                    }
                 }
             }
-            None => {
-                let spans = sampled
-                    .txn
-                    .spans
-                    .lock()
-                    .map(|mut s| std::mem::take(&mut *s))
-                    .unwrap_or_default();
-                shared.push_transaction(TxnRecord {
-                    root: record,
-                    trace_id: sampled.txn.trace_id,
-                    spans,
-                });
+        }
+    };
+    if root.id() != span.id() {
+        let mut ext = span.extensions_mut();
+        if ext.get_mut::<Arc<TraceCrumbs>>().is_none() {
+            ext.insert(trace.clone());
+        }
+    }
+    Some(trace)
+}
+
+/// The breadcrumbs an error inside `span` carries: its trace's, without
+/// making a ring when there is none.
+fn trace_snapshot<S>(span: &SpanRef<'_, S>) -> Vec<Arc<crumbs::Crumb>>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if let Some(found) = span.extensions().get::<Arc<TraceCrumbs>>() {
+        return crumbs::snapshot(Home::Trace(found));
+    }
+    span.scope()
+        .from_root()
+        .next()
+        .and_then(|root| root.extensions().get::<Arc<TraceCrumbs>>().cloned())
+        .map(|trace| crumbs::snapshot(Home::Trace(&trace)))
+        .unwrap_or_default()
+}
+
+#[inline(never)]
+fn close_enabled<S>(shared: &Shared, id: Id, ctx: Context<'_, S>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    if shared.live_sampled.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let Some(span) = ctx.span(&id) else {
+        return;
+    };
+    let sampled = {
+        let mut ext = span.extensions_mut();
+        match ext.get_mut::<SampledSpan>() {
+            Some(s) if s.owner == owner(shared) => ext.remove::<SampledSpan>(),
+            _ => None,
+        }
+    };
+    let Some(sampled) = sampled else {
+        return;
+    };
+    shared.live_sampled.fetch_sub(1, Ordering::Relaxed);
+    let meta = span.metadata();
+    let record = SpanRecord {
+        span_id: sampled.span_id,
+        parent_span_id: sampled.parent_span_id.unwrap_or_default(),
+        name: meta.name(),
+        target: meta.target(),
+        start: sampled.start,
+        end: SystemTime::now(),
+        data: sampled.data,
+        error: sampled.error,
+    };
+    match sampled.parent_span_id {
+        Some(_) => {
+            if let Ok(mut spans) = sampled.txn.spans.try_lock()
+                && spans.len() < MAX_SPANS
+            {
+                spans.push(record);
             }
+        }
+        None => {
+            let spans = sampled
+                .txn
+                .spans
+                .lock()
+                .map(|mut s| std::mem::take(&mut *s))
+                .unwrap_or_default();
+            shared.push_transaction(TxnRecord {
+                root: record,
+                trace_id: sampled.txn.trace_id,
+                spans,
+            });
         }
     }
 }
@@ -382,42 +494,65 @@ where
     let meta = event.metadata();
     let mut visitor = ErrorVisitor::default();
     event.record(&mut visitor);
+    // Only what is equal in call site, message, field values and chain is a repeat.
     let fingerprint = {
         let mut h = std::hash::DefaultHasher::new();
         (meta as *const Metadata<'static> as usize).hash(&mut h);
         visitor.message.hash(&mut h);
         visitor.chain.hash(&mut h);
+        visitor.fields.hash(&mut h);
+        visitor.tags.hash(&mut h);
         h.finish()
     };
-    // The span context, and marking the span as failed.
-    // The span is marked failed even for a repeat; the root's name is only
-    // looked up (and copied) for an error that is queued.
+    // The span context, and marking the span as failed (even for a repeat).
     let span = ctx.event_span(event);
     let mut trace = None;
     if let Some(span) = &span
         && let Some(sampled) = span.extensions_mut().get_mut::<SampledSpan>()
+        && sampled.owner == owner(shared)
     {
         sampled.error = true;
         trace = Some((sampled.txn.trace_id, sampled.span_id));
     }
-    if shared.count_repeat_or_drop(fingerprint) {
+    shared.check_fork();
+    if shared.admit_error(meta as *const Metadata<'static> as usize, fingerprint) == Admit::Done {
         return;
     }
-    let transaction = span.and_then(|s| s.scope().last().map(|root| root.name().to_owned()));
-    let message = visitor
-        .message
-        .or_else(|| visitor.chain.is_empty().then(|| meta.name().to_owned()));
+    let mut spans = Vec::new();
+    if let Some(span) = &span {
+        for s in span.scope().take(MAX_PATH) {
+            let m = s.metadata();
+            spans.push(SpanStep {
+                id: s.id().into_u64(),
+                name: m.name(),
+                module: m.module_path(),
+            });
+        }
+    }
+    let crumbs = match &span {
+        Some(span) => trace_snapshot(span),
+        None => crumbs::snapshot(Home::Thread),
+    };
+    let propagating = span.is_some()
+        && visitor.message.is_none()
+        && visitor.fields.is_empty()
+        && visitor.tags.is_empty()
+        && visitor.error_field;
     shared.push_error(ErrorRecord {
         fingerprint,
         origin: Origin::Event(meta),
-        message,
+        message: visitor.message,
         chain: visitor.chain,
+        typed: visitor.typed,
+        propagating,
         fields: visitor.fields,
         tags: visitor.tags,
-        crumbs: shared.crumbs(),
+        crumbs,
         backtrace: Some(std::backtrace::Backtrace::force_capture()),
+        location: None,
         trace,
-        transaction,
+        spans,
+        thread: std::thread::current().id(),
         timestamp: SystemTime::now(),
         count: 1,
     });
@@ -450,94 +585,9 @@ impl Visit for FeatureVisitor<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == "feature" {
-            let mut name = String::new();
-            let _ = write!(name, "{value:?}");
+            let name = limits::format_bounded(value, 256);
             self.0.features.hit(name.trim_matches('"'));
         }
-    }
-}
-
-/// A crumb's text longer than this is not kept for reuse.
-const SPARE_CAPACITY: usize = 1024;
-
-thread_local! {
-    /// The crumb this thread last evicted, when nothing else held it: the next
-    /// breadcrumb is written into it, so that a full ring costs no allocation.
-    static SPARE: Cell<Option<Arc<Crumb>>> = const { Cell::new(None) };
-}
-
-/// Keeps an `info!`/`warn!` event as a breadcrumb.
-fn add_crumb(shared: &Shared, event: &Event<'_>, level: Level) {
-    // `try_with`: an event logged from another thread-local's destructor may
-    // come after this one is gone (then: no reuse).
-    let mut crumb = SPARE
-        .try_with(Cell::take)
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| Arc::new(Crumb::empty()));
-    if Arc::get_mut(&mut crumb).is_none() {
-        crumb = Arc::new(Crumb::empty());
-    }
-    let Some(slot) = Arc::get_mut(&mut crumb) else {
-        return;
-    };
-    slot.reset(SystemTime::now(), level, event.metadata().target());
-    event.record(&mut CrumbVisitor(slot));
-    if let Some(mut evicted) = shared.add_crumb(crumb)
-        && Arc::get_mut(&mut evicted).is_some_and(|c| c.text.capacity() <= SPARE_CAPACITY)
-    {
-        let _ = SPARE.try_with(|spare| spare.set(Some(evicted)));
-    }
-}
-
-/// Writes a breadcrumb's message and field values into its one string.
-struct CrumbVisitor<'a>(&'a mut Crumb);
-
-impl CrumbVisitor<'_> {
-    /// Appends one value with `write`, recording where it is.
-    fn put(&mut self, field: &Field, write: impl FnOnce(&mut String)) {
-        let crumb = &mut *self.0;
-        let is_message = field.name() == "message";
-        if !is_message && crumb.len >= CRUMB_FIELDS {
-            return;
-        }
-        let start = crumb.text.len();
-        write(&mut crumb.text);
-        let end = crumb.text.len();
-        if is_message {
-            crumb.message = (start, end);
-        } else if let Some(slot) = crumb.fields.get_mut(crumb.len) {
-            *slot = (field.name(), start, end);
-            crumb.len += 1;
-        }
-    }
-}
-
-impl Visit for CrumbVisitor<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, |t| t.push_str(value));
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, |t| {
-            let _ = write!(t, "{value}");
-        });
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, |t| {
-            let _ = write!(t, "{value}");
-        });
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, |t| t.push_str(if value { "true" } else { "false" }));
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.put(field, |t| {
-            let _ = write!(t, "{value:?}");
-        });
     }
 }
 
@@ -545,26 +595,34 @@ impl Visit for CrumbVisitor<'_> {
 struct ErrorVisitor {
     message: Option<String>,
     chain: Vec<Link>,
+    /// The chain came from a `&dyn Error`.
+    typed: bool,
+    /// The error was given as an `error`/`err` field.
+    error_field: bool,
     fields: Vec<(&'static str, String)>,
     tags: Vec<(&'static str, String)>,
 }
 
+impl ErrorVisitor {
+    fn field(&mut self, name: &'static str, value: String) {
+        if self.fields.len() < FIELDS {
+            self.fields.push((name, value));
+        }
+    }
+}
+
+fn is_error_field(name: &str) -> bool {
+    name == "error" || name == "err"
+}
+
 impl Visit for ErrorVisitor {
     fn record_error(&mut self, field: &Field, value: &(dyn StdError + 'static)) {
-        if self.chain.is_empty() && (field.name() == "error" || field.name() == "err") {
-            let mut next: Option<&(dyn StdError + 'static)> = Some(value);
-            while let Some(err) = next {
-                self.chain.push(Link {
-                    ty: type_from_debug(err),
-                    value: err.to_string(),
-                });
-                if self.chain.len() >= 16 {
-                    break;
-                }
-                next = err.source();
-            }
+        if self.chain.is_empty() && is_error_field(field.name()) {
+            self.chain = chain(value);
+            self.typed = true;
+            self.error_field = true;
         } else {
-            self.fields.push((field.name(), value.to_string()));
+            self.field(field.name(), display_bounded(value, FIELD));
         }
     }
 
@@ -573,62 +631,175 @@ impl Visit for ErrorVisitor {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let mut s = String::new();
-        let _ = write!(s, "{value:?}");
         match field.name() {
-            "message" => self.message = Some(s),
-            // `#[instrument(err)]` records the error with Display: no chain, but still an exception.
-            "error" | "err" if self.chain.is_empty() => self.chain.push(Link {
-                ty: "Error".to_owned(),
-                value: s,
-            }),
+            "message" => self.message = Some(limits::format_bounded(value, MESSAGE)),
+            // `#[instrument(err)]` records the error with Display (`err(Debug)`
+            // with Debug): no chain, no type, still an exception.
+            name if is_error_field(name) && self.chain.is_empty() => {
+                self.error_field = true;
+                self.chain.push(Link {
+                    ty: String::new(),
+                    value: limits::format_bounded(value, MESSAGE),
+                    kind: None,
+                });
+            }
             name => match name.strip_prefix("tags.") {
-                Some(tag) => self.tags.push((tag, s)),
-                None => self.fields.push((name, s)),
+                Some(tag) => {
+                    if self.tags.len() < limits::TAGS {
+                        self.tags
+                            .push((tag, limits::format_bounded(value, TAG_VALUE * 4)));
+                    }
+                }
+                None => self.field(name, limits::format_bounded(value, FIELD)),
             },
         }
     }
 }
 
-/// The error's type name, as far as its `Debug` output tells it (`ParseIntError { .. }` -> `ParseIntError`).
+fn display_bounded(value: &dyn fmt::Display, limit: usize) -> String {
+    limits::format_bounded(&format_args!("{value}"), limit)
+}
+
+/// The `source()` chain of `error`, outermost first. A chain longer than
+/// [`CHAIN`] keeps both ends, the outermost errors and the root cause, with a
+/// marker link between them saying how many were left out.
+fn chain(error: &(dyn StdError + 'static)) -> Vec<Link> {
+    // Walk it all (pointers only), bounded against a chain that never ends.
+    let mut all: Vec<&(dyn StdError + 'static)> = Vec::new();
+    let mut next = Some(error);
+    while let Some(err) = next {
+        if all.len() >= 100_000 {
+            break;
+        }
+        all.push(err);
+        next = err.source();
+    }
+    let link = |err: &(dyn StdError + 'static)| {
+        let (ty, kind) = type_of(err);
+        Link {
+            ty,
+            value: display_bounded(err, MESSAGE),
+            kind,
+        }
+    };
+    if all.len() <= CHAIN {
+        return all.into_iter().map(link).collect();
+    }
+    let head = CHAIN / 2;
+    let tail = CHAIN - head - 1;
+    let left_out = all.len() - head - tail;
+    let mut out: Vec<Link> = all[..head].iter().map(|e| link(*e)).collect();
+    out.push(Link {
+        ty: "…".to_owned(),
+        value: format!("{left_out} links left out"),
+        kind: None,
+    });
+    out.extend(all[all.len() - tail..].iter().map(|e| link(*e)));
+    out
+}
+
+/// An error's type name: the standard library's errors by their real name
+/// (an `io::Error` with its kind), others as far as `Debug` tells (empty:
+/// unknown).
+fn type_of(err: &(dyn StdError + 'static)) -> (String, Option<String>) {
+    if let Some(io) = err.downcast_ref::<std::io::Error>() {
+        return (
+            "std::io::Error".to_owned(),
+            Some(format!("{:?}", io.kind())),
+        );
+    }
+    macro_rules! known {
+        ($($ty:ty),* $(,)?) => {
+            $(
+                if err.is::<$ty>() {
+                    return (stringify!($ty).replace(' ', ""), None);
+                }
+            )*
+        };
+    }
+    known!(
+        std::num::ParseIntError,
+        std::num::ParseFloatError,
+        std::num::TryFromIntError,
+        std::str::ParseBoolError,
+        std::str::Utf8Error,
+        std::string::FromUtf8Error,
+        std::string::FromUtf16Error,
+        std::char::ParseCharError,
+        std::char::CharTryFromError,
+        std::net::AddrParseError,
+        std::fmt::Error,
+        std::time::SystemTimeError,
+        std::env::VarError,
+        std::array::TryFromSliceError,
+        std::sync::mpsc::RecvError,
+        std::sync::mpsc::RecvTimeoutError,
+        std::sync::mpsc::TryRecvError,
+        std::ffi::NulError,
+        std::ffi::FromBytesWithNulError,
+        std::ffi::IntoStringError,
+        std::path::StripPrefixError,
+        std::alloc::LayoutError,
+        std::cell::BorrowError,
+        std::cell::BorrowMutError,
+    );
+    (type_from_debug(err), None)
+}
+
+/// The error's type name as far as its `Debug` output tells it
+/// (`ParseError { .. }` → `ParseError`); empty when it tells nothing (a
+/// quoted message, a lowercase word, the generic `Error` of wrappers).
 fn type_from_debug(err: &dyn StdError) -> String {
     let mut debug = String::new();
-    let _ = write!(debug, "{err:?}");
+    let mut w = Bounded::new(&mut debug, 128);
+    let _ = write!(w, "{err:?}");
     let end = debug
         .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
         .unwrap_or(debug.len());
     let name = &debug[..end];
-    if name.is_empty() {
-        "Error".to_owned()
-    } else {
+    let looks_like_a_type = name
+        .rsplit("::")
+        .next()
+        .and_then(|last| last.chars().next())
+        .is_some_and(|c| c.is_ascii_uppercase());
+    if looks_like_a_type && name != "Error" {
         name.to_owned()
+    } else {
+        String::new()
     }
 }
 
 struct DataVisitor<'a>(&'a mut BTreeMap<&'static str, Value>);
 
+impl DataVisitor<'_> {
+    fn put(&mut self, field: &Field, value: Value) {
+        if self.0.len() < FIELDS || self.0.contains_key(field.name()) {
+            self.0.insert(field.name(), value);
+        }
+    }
+}
+
 impl Visit for DataVisitor<'_> {
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name(), Value::from(value));
+        self.put(field, Value::from(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name(), Value::from(value));
+        self.put(field, Value::from(value));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name(), Value::from(value));
+        self.put(field, Value::from(value));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name(), Value::from(value));
+        self.put(field, Value::from(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name(), Value::from(value));
+        self.record_debug(field, &format_args!("{value}"));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn StdError + 'static)) {
-        self.0.insert(field.name(), Value::from(value.to_string()));
+        self.put(field, Value::from(display_bounded(value, FIELD)));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name(), Value::from(format!("{value:?}")));
+        self.put(field, Value::from(limits::format_bounded(value, FIELD)));
     }
 }
 
@@ -644,7 +815,7 @@ fn seed() -> u64 {
 }
 
 pub(crate) fn random_u64() -> u64 {
-    RNG.with(|state| {
+    RNG.try_with(|state| {
         let mut x = state.get();
         x ^= x << 13;
         x ^= x >> 7;
@@ -652,6 +823,7 @@ pub(crate) fn random_u64() -> u64 {
         state.set(x);
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     })
+    .unwrap_or_else(|_| seed())
 }
 
 fn random_bytes16() -> [u8; 16] {
@@ -696,8 +868,63 @@ mod tests {
     }
 
     #[test]
-    fn type_names_come_from_debug() {
+    fn type_names() {
         let err = "x".parse::<u32>().expect_err("not a number");
-        assert_eq!(type_from_debug(&err), "ParseIntError");
+        assert_eq!(type_of(&err).0, "std::num::ParseIntError");
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        assert_eq!(
+            type_of(&io),
+            ("std::io::Error".to_owned(), Some("NotFound".to_owned()))
+        );
+        #[derive(Debug)]
+        struct LoadError;
+        impl fmt::Display for LoadError {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("load")
+            }
+        }
+        impl StdError for LoadError {}
+        assert_eq!(type_of(&LoadError).0, "LoadError");
+        #[derive(Debug)]
+        struct Quoted(&'static str);
+        impl fmt::Display for Quoted {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl StdError for Quoted {}
+        assert_eq!(
+            type_from_debug(&"x".parse::<u32>().expect_err("e")),
+            "ParseIntError"
+        );
+        let _ = Quoted("x");
+    }
+
+    #[derive(Debug)]
+    struct Deep(usize);
+    impl fmt::Display for Deep {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "level {}", self.0)
+        }
+    }
+    impl StdError for Deep {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            // A static chain of 1000: each level points at the next.
+            static LEVELS: std::sync::OnceLock<Vec<Deep>> = std::sync::OnceLock::new();
+            let levels = LEVELS.get_or_init(|| (0..1000).map(Deep).collect());
+            levels
+                .get(self.0 + 1)
+                .map(|d| d as &(dyn StdError + 'static))
+        }
+    }
+
+    #[test]
+    fn deep_chains_keep_both_ends() {
+        let links = chain(&Deep(0));
+        assert_eq!(links.len(), CHAIN);
+        assert_eq!(links[0].value, "level 0");
+        assert_eq!(links[CHAIN - 1].value, "level 999", "the root cause");
+        let marker = &links[CHAIN / 2];
+        assert_eq!(marker.value, format!("{} links left out", 1000 - CHAIN + 1));
     }
 }

@@ -123,18 +123,28 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod backtrace;
+mod build;
 mod config;
+mod crumbs;
 mod features;
+mod gate;
 mod identity;
 mod internal;
 mod layer;
+mod limits;
 mod notice;
-mod pipeline;
+mod outbox;
+mod preview;
 pub mod privacy;
+mod queue;
+mod runtime;
+mod spool;
 mod telemetry;
 #[cfg(feature = "test-util")]
 pub mod testing;
 mod transport;
+mod worker;
 
 pub use crate::config::{Config, FileState, Preview, Setting, Source};
 pub use crate::config::{ConfigError, ConfigErrorKind};

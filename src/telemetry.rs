@@ -3,20 +3,32 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
-use sentry::protocol::{Context, Map};
+use serde_json::{Map, Value};
+use tracing_core::Level;
 
+use crate::build::{Assembly, with_tags};
 use crate::config::{Config, FileChoice, Overrides, Preview};
+use crate::gate::Gate;
 use crate::identity::AnonymousId;
 use crate::internal::Signals;
-use crate::layer::{GLOBAL, IN_WORKER, TelemetryLayer};
-use crate::pipeline::{ErrorRecord, Link, Origin, Shared, Switches, Worker};
+use crate::layer::TelemetryLayer;
+use crate::limits::{TAG_VALUE, cut_chars};
+use crate::outbox::{Network, Outbox};
+use crate::preview::{PreviewSink, Sink};
 use crate::privacy::{Local, Scrubber};
-use crate::transport::{Delivery, Gate, GateTransport, HttpSink, PreviewSink, Sink};
+use crate::queue::{ErrorRecord, Origin, Shared, Switches};
+use crate::runtime::{IN_WORKER, Instance};
+use crate::spool::Spool;
+use crate::transport::Delivery;
+use crate::worker::{Worker, spill};
 
-/// Default for [`TelemetryBuilder::shutdown_timeout`].
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default for [`TelemetryBuilder::shutdown_timeout`], with a spool.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_millis(80);
+/// Its default when nothing can be spooled (a local sink, or no spool folder).
+const NO_SPOOL_WAIT: Duration = Duration::from_secs(2);
 /// Default for [`TelemetryBuilder::feature_flush_interval`].
 const FEATURE_INTERVAL: Duration = Duration::from_secs(3600);
 /// The DSN used when previewing without one: never contacted.
@@ -35,13 +47,25 @@ pub struct TelemetryBuilder {
     overrides: Overrides,
     env: Option<EnvLookup>,
     file: FileChoice,
-    shutdown_timeout: Duration,
+    shutdown_timeout: Option<Duration>,
     feature_interval: Duration,
     capture_panics: bool,
     global: bool,
     preview: bool,
+    level: Level,
+    tags: Vec<(String, String)>,
+    spool: SpoolChoice,
     #[cfg(feature = "test-util")]
     capture: Option<crate::testing::Captured>,
+}
+
+/// Where unsent envelopes wait.
+#[derive(Debug, Clone)]
+enum SpoolChoice {
+    /// `<cache dir>/openadapt/telemetry-spool/`.
+    Default,
+    Path(PathBuf),
+    None,
 }
 
 impl fmt::Debug for TelemetryBuilder {
@@ -52,6 +76,8 @@ impl fmt::Debug for TelemetryBuilder {
             .field("overrides", &self.overrides)
             .field("file", &self.file)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("level", &self.level)
+            .field("spool", &self.spool)
             .finish_non_exhaustive()
     }
 }
@@ -172,11 +198,66 @@ impl TelemetryBuilder {
         }
     }
 
-    /// How long dropping the guard waits for queued telemetry to be sent.
-    /// By default, 2 seconds.
+    /// How long dropping the guard (and a panic) tries the network before
+    /// what is left is written to the spool, to be sent by a later run. By
+    /// default, 80 ms, so a program exits at once whatever the network does;
+    /// when nothing can be spooled (preview mode, [`no_spool`](Self::no_spool),
+    /// or no cache folder), 2 s.
     pub fn shutdown_timeout(self, timeout: Duration) -> Self {
         Self {
-            shutdown_timeout: timeout,
+            shutdown_timeout: Some(timeout),
+            ..self
+        }
+    }
+
+    /// The least severe level the layer takes, for events and spans alike:
+    /// `error!` events become error events, events at this level and above
+    /// become breadcrumbs, spans at this level and above may become sampled
+    /// transactions; less severe ones are ignored (`feature` fields are counted
+    /// whatever their level). It filters this layer only, never what other
+    /// layers see. By default, `INFO`.
+    ///
+    /// ```
+    /// use openadapt_telemetry::Telemetry;
+    ///
+    /// let telemetry = Telemetry::builder("demo", "0.1.0")
+    ///     .level(tracing::Level::DEBUG) // debug! becomes a breadcrumb, debug spans may be sampled
+    ///     .enabled(false)
+    ///     .init();
+    /// # drop(telemetry);
+    /// ```
+    pub fn level(self, level: Level) -> Self {
+        Self { level, ..self }
+    }
+
+    /// A tag sent with every event and transaction: the package's own, such as
+    /// a component or a front end (`tag("frontend", "cli")`). The policy is the
+    /// Python package's: a key of at most 32 characters from `A-Z a-z 0-9 _ .
+    /// : -`, a key the privacy rules call sensitive (`token`, `email`, …) is
+    /// dropped, at most 64 tags in all, values scrubbed and cut to 200
+    /// characters. The crate's own tags (`internal`, `os`, …) cannot be
+    /// replaced. By default, none.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// Keeps unsent error and usage envelopes in this folder instead of the
+    /// default, `<cache dir>/openadapt/telemetry-spool/` (shared by every
+    /// OpenAdapt program of the user: see the crate docs' "Spool" section).
+    pub fn spool_dir(self, dir: impl Into<PathBuf>) -> Self {
+        Self {
+            spool: SpoolChoice::Path(dir.into()),
+            ..self
+        }
+    }
+
+    /// Keeps nothing on disk: what is not delivered before the program ends is
+    /// lost, and dropping the guard may wait up to 2 s for the network. By
+    /// default, a spool is used.
+    pub fn no_spool(self) -> Self {
+        Self {
+            spool: SpoolChoice::None,
             ..self
         }
     }
@@ -190,8 +271,10 @@ impl TelemetryBuilder {
         }
     }
 
-    /// Whether a panic is captured (as a fatal event, flushed before the panic
-    /// goes on). By default, `true`.
+    /// Whether a panic is captured: a fatal event, written to the spool before
+    /// the panic goes on (the program's own panic hook runs first). One panic
+    /// hook serves every instance of the process; a panic is reported once, to
+    /// the latest live instance with this on. By default, `true`.
     pub fn capture_panics(self, on: bool) -> Self {
         Self {
             capture_panics: on,
@@ -200,7 +283,8 @@ impl TelemetryBuilder {
     }
 
     /// Whether this instance becomes the one the free [`layer()`](crate::layer())
-    /// reports to (the first instance initialised wins). By default, `true`.
+    /// reports to while it is live (the latest initialised wins; when its guard
+    /// is dropped, the one before takes over again). By default, `true`.
     pub fn global(self, on: bool) -> Self {
         Self { global: on, ..self }
     }
@@ -269,61 +353,43 @@ impl TelemetryBuilder {
     /// off where privacy is at stake. When telemetry is off nothing starts: no
     /// client, no thread, no file, no network.
     pub fn init(self) -> Telemetry {
+        let process_env = |name: &str| std::env::var(name).ok();
         let env: &dyn Fn(&str) -> Option<String> = match &self.env {
             Some(lookup) => lookup.as_ref(),
-            None => &|name: &str| std::env::var(name).ok(),
+            None => &process_env,
         };
         let config = crate::config::resolve(env, &self.file, &self.overrides, Signals::detect());
         for line in config.warnings() {
             eprintln!("{line}");
         }
-        let shutdown_timeout = self.shutdown_timeout;
         let off = |config: Config| Telemetry {
             config,
-            shared: None,
-            shutdown_timeout,
+            instance: None,
         };
         if !*config.enabled().value() {
             return off(config);
         }
-        let (sink, dsn): (Box<dyn Sink>, String) = match self.sink(&config) {
-            Some(found) => found,
-            None => return off(config),
-        };
-        let Ok(dsn) = dsn.parse::<sentry::types::Dsn>() else {
+        let Some((outbox, dsn)) = self.outbox(&config, env) else {
             return off(config);
         };
+        let shutdown_timeout = self
+            .shutdown_timeout
+            .unwrap_or(if outbox.spool().is_some() {
+                SHUTDOWN_TIMEOUT
+            } else {
+                NO_SPOOL_WAIT
+            });
 
-        let gate = Arc::new(Gate::new(Scrubber::new(Local::detect()), sink));
-        let release = format!("{}@{}", self.package, self.version);
-        let environment = config.environment().value().clone();
-        let mut options = sentry::ClientOptions::new()
-            .release(release.clone())
-            .environment(environment.clone())
-            .server_name(self.package.clone())
-            .sample_rate(1.0)
-            .traces_sample_rate(0.0)
-            .send_default_pii(false)
-            .shutdown_timeout(shutdown_timeout)
-            .transport(GateTransport(gate.clone()));
-        options.dsn = Some(dsn);
-        let client = sentry::Client::with_options(options);
-
-        let session_id = sentry::types::random_uuid().simple().to_string();
-        let (tags, contexts) = base_tags(&self.package, &self.version, &config, &session_id);
-        let switches = Switches {
-            error_tracking: *config.error_tracking().value(),
-            performance_tracking: *config.performance_tracking().value(),
-            feature_usage: *config.feature_usage().value(),
-            sample_rate: f64::from(*config.sample_rate().value()),
-            traces_sample_rate: f64::from(*config.traces_sample_rate().value()),
-        };
-        let shared = Arc::new(Shared::new(switches));
-        // Issue 6 (CLI session): the anonymous id, sent as the Sentry user id.
-        // Only when sending to a DSN (never in preview, never while off), kept
-        // beside the config file resolved above (so an injected env or
-        // `no_config_file` never touches the real config folder).
-        let anonymous_id = if self.preview || config.preview().is_some() {
+        let gate = Gate::new(Scrubber::new(Local::detect()));
+        let session_id = crate::build::event_id();
+        let (own, contexts) = base_tags(&self.package, &self.version, &config, &session_id);
+        let tags = with_tags(own, self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let release = cut_chars(&format!("{}@{}", self.package, self.version), TAG_VALUE);
+        // The anonymous id, sent as the Sentry user id: only when sending to a
+        // DSN (never in preview, never while off), kept beside the config file
+        // resolved above (so an injected env or `no_config_file` never touches
+        // the real config folder).
+        let user_id = if self.preview || config.preview().is_some() {
             None
         } else {
             config
@@ -333,16 +399,39 @@ impl TelemetryBuilder {
                 .and(AnonymousId::of(&config))
                 .and_then(|id| id.load_or_create().ok())
         };
-        let worker = Worker {
-            shared: shared.clone(),
-            client,
+        let assembly = Arc::new(Assembly {
             gate,
+            outbox,
             tags,
             contexts,
             release,
-            environment,
-            anonymous_id,
+            environment: cut_chars(config.environment().value(), TAG_VALUE),
+            server_name: cut_chars(&self.package, TAG_VALUE),
+            user_id,
+            usage_dsn: Some(dsn.clone()),
+            dsn: Some(dsn),
+        });
+        let switches = Switches {
+            error_tracking: *config.error_tracking().value(),
+            performance_tracking: *config.performance_tracking().value(),
+            feature_usage: *config.feature_usage().value(),
+            sample_rate: f64::from(*config.sample_rate().value()),
+            traces_sample_rate: f64::from(*config.traces_sample_rate().value()),
+            level: self.level,
+        };
+        let shared = Arc::new(Shared::new(switches, crate::runtime::generation()));
+        let instance = Arc::new(Instance {
+            shared: shared.clone(),
+            assembly: assembly.clone(),
             started: Instant::now(),
+            capture_panics: self.capture_panics,
+            global: self.global,
+            shutdown_timeout,
+        });
+        let worker = Worker {
+            shared,
+            assembly,
+            started: instance.started,
             feature_interval: self.feature_interval,
         };
         let spawned = std::thread::Builder::new()
@@ -357,138 +446,145 @@ impl TelemetryBuilder {
             );
             return off(config);
         }
-        if self.global {
-            let _ = GLOBAL.set(shared.clone());
-        }
-        if self.capture_panics {
-            install_panic_hook(&shared, shutdown_timeout);
-        }
+        crate::runtime::register(&instance);
         Telemetry {
             config,
-            shared: Some(shared),
-            shutdown_timeout,
+            instance: Some(instance),
         }
     }
 
-    /// Where scrubbed envelopes go, and the DSN the client is built with.
-    fn sink(&self, config: &Config) -> Option<(Box<dyn Sink>, String)> {
+    /// Where gated envelopes go, and the DSN they are made for.
+    fn outbox(
+        &self,
+        config: &Config,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<(Outbox, String)> {
         let dsn = config.dsn().value().clone();
+        let local = |sink: Box<dyn Sink>| {
+            Some((
+                Outbox::Local(sink),
+                dsn.clone().unwrap_or_else(|| PREVIEW_DSN.to_owned()),
+            ))
+        };
         #[cfg(feature = "test-util")]
         if let Some(captured) = &self.capture {
-            return Some((
-                Box::new(captured.sink()),
-                dsn.unwrap_or_else(|| PREVIEW_DSN.to_owned()),
-            ));
+            return local(Box::new(captured.sink()));
         }
         match config.preview() {
-            Some(Preview::File(path)) => Some((
-                Box::new(PreviewSink::new(Some(path.clone()))),
-                dsn.unwrap_or_else(|| PREVIEW_DSN.to_owned()),
-            )),
-            Some(_) => Some((
-                Box::new(PreviewSink::new(None)),
-                dsn.unwrap_or_else(|| PREVIEW_DSN.to_owned()),
-            )),
-            None if self.preview => Some((
-                Box::new(PreviewSink::new(None)),
-                dsn.unwrap_or_else(|| PREVIEW_DSN.to_owned()),
-            )),
+            Some(Preview::File(path)) => local(Box::new(PreviewSink::new(Some(path.clone())))),
+            Some(_) => local(Box::new(PreviewSink::new(None))),
+            None if self.preview => local(Box::new(PreviewSink::new(None))),
             None => {
                 let dsn = dsn?;
-                let parsed = dsn.parse::<sentry::types::Dsn>().ok()?;
-                Some((Box::new(HttpSink::new(&parsed)), dsn))
+                dsn.parse::<sentry::types::Dsn>().ok()?;
+                let dir = match &self.spool {
+                    SpoolChoice::Default => crate::spool::default_dir(env),
+                    SpoolChoice::Path(dir) => Some(dir.clone()),
+                    SpoolChoice::None => None,
+                };
+                Some((Outbox::Network(Network::new(dir.map(Spool::new))), dsn))
             }
         }
     }
 }
 
-/// The tags and contexts sent with every event and transaction.
+/// The tags and contexts sent with every event and transaction. Tags are
+/// stored as the Python package's are, so one GlitchTip query covers both:
+/// `internal` as `True`/`False`, `os` as `Linux`/`Darwin`/`Windows`,
+/// `os_version` as Python's `platform.release()`.
 fn base_tags(
     package: &str,
     version: &str,
     config: &Config,
     session_id: &str,
-) -> (Map<String, String>, Map<String, Context>) {
+) -> (Map<String, Value>, Map<String, Value>) {
     let mut contexts = Map::new();
-    let mut os_version = String::new();
-    if let Some(os) = sentry::integrations::contexts::utils::os_context() {
-        if let Context::Os(os) = &os {
-            os_version = os.version.clone().unwrap_or_default();
-        }
+    if let Some(os) = sentry::integrations::contexts::utils::os_context()
+        && let Ok(os) = serde_json::to_value(&os)
+    {
         contexts.insert("os".to_owned(), os);
     }
-    contexts.insert(
-        "rust".to_owned(),
-        sentry::integrations::contexts::utils::rust_context(),
-    );
+    let rust = sentry::integrations::contexts::utils::rust_context();
+    let rust_version = match &rust {
+        sentry::protocol::Context::Runtime(r) => r.version.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    if let Ok(rust) = serde_json::to_value(&rust) {
+        contexts.insert("rust".to_owned(), rust);
+    }
+    let python_bool = |on: bool| if on { "True" } else { "False" };
     let mut tags = Map::new();
     for (key, value) in [
-        ("internal", config.internal().value().to_string()),
+        (
+            "internal",
+            python_bool(*config.internal().value()).to_owned(),
+        ),
         ("package", package.to_owned()),
         ("package_version", version.to_owned()),
         ("environment", config.environment().value().clone()),
-        ("os", std::env::consts::OS.to_owned()),
-        ("os_version", os_version),
+        ("os", os_name().to_owned()),
+        ("os_version", os_release()),
         ("arch", std::env::consts::ARCH.to_owned()),
+        ("rust_version", rust_version),
         ("session_id", session_id.to_owned()),
     ] {
-        tags.insert(key.to_owned(), value);
+        tags.insert(key.to_owned(), Value::from(cut_chars(&value, TAG_VALUE)));
     }
     (tags, contexts)
 }
 
-fn install_panic_hook(shared: &Arc<Shared>, timeout: Duration) {
-    let weak = Arc::downgrade(shared);
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if let Some(shared) = weak.upgrade()
-            && shared.active.load(std::sync::atomic::Ordering::Relaxed)
-            && !IN_WORKER.get()
-        {
-            let payload = info.payload();
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "Box<dyn Any>".to_owned());
-            let location = info
-                .location()
-                .map(|l| format!("{}:{}", l.file(), l.line()));
-            let fingerprint = {
-                use std::hash::{Hash, Hasher};
-                let mut h = std::hash::DefaultHasher::new();
-                ("panic", &message, &location).hash(&mut h);
-                h.finish()
-            };
-            shared.push_error(ErrorRecord {
-                fingerprint,
-                origin: Origin::Panic(location),
-                message: None,
-                chain: vec![Link {
-                    ty: "panic".to_owned(),
-                    value: message,
-                }],
-                fields: Vec::new(),
-                tags: Vec::new(),
-                crumbs: shared.crumbs(),
-                backtrace: Some(std::backtrace::Backtrace::force_capture()),
-                trace: None,
-                transaction: None,
-                timestamp: SystemTime::now(),
-                count: 1,
-            });
-            shared.flush(timeout);
-        }
-        previous(info);
-    }));
+/// The OS as Python's `platform.system()` names it.
+fn os_name() -> &'static str {
+    match std::env::consts::OS {
+        "linux" => "Linux",
+        "macos" => "Darwin",
+        "windows" => "Windows",
+        "freebsd" => "FreeBSD",
+        "openbsd" => "OpenBSD",
+        "netbsd" => "NetBSD",
+        other => other,
+    }
 }
 
-/// Running telemetry, or the record of why it is off. Dropping it flushes.
+/// The OS release as Python's `platform.release()` gives it: the kernel
+/// release on Linux and macOS (`uname -r`), the major version on Windows.
+fn os_release() -> String {
+    #[cfg(unix)]
+    {
+        // SAFETY: `uname` fills the struct it is given; the release is a C string in it.
+        let mut name: libc::utsname = unsafe { std::mem::zeroed() };
+        if unsafe { libc::uname(&mut name) } == 0 {
+            let bytes: Vec<u8> = name
+                .release
+                .iter()
+                .take_while(|&&c| c != 0)
+                .map(|&c| c as u8)
+                .collect();
+            return String::from_utf8_lossy(&bytes).into_owned();
+        }
+        String::new()
+    }
+    #[cfg(not(unix))]
+    {
+        match sentry::integrations::contexts::utils::os_context() {
+            Some(sentry::protocol::Context::Os(os)) => os
+                .version
+                .as_deref()
+                .and_then(|v| v.split('.').next())
+                .unwrap_or_default()
+                .to_owned(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Running telemetry, or the record of why it is off.
 ///
-/// Created by [`Telemetry::builder`]. Keep it alive until the end of `main`:
-/// when it is dropped, queued events, transactions and feature counts are sent,
-/// waiting at most the [shutdown timeout](TelemetryBuilder::shutdown_timeout),
-/// even if the server never answers.
+/// Created by [`Telemetry::builder`]. Keep it alive until the end of `main`.
+/// Dropping it sends what is queued if the network takes it within the
+/// [shutdown timeout](TelemetryBuilder::shutdown_timeout) (80 ms by default),
+/// writes the rest to the spool for a later run, and returns: exit never waits
+/// on the network. `std::process::exit` and panics spool what is in memory too.
 ///
 /// ```
 /// use openadapt_telemetry::Telemetry;
@@ -503,11 +599,10 @@ fn install_panic_hook(shared: &Arc<Shared>, timeout: Duration) {
 /// });
 /// assert!(!telemetry.is_enabled());
 /// ```
-#[must_use = "dropping the Telemetry guard flushes and stops telemetry at once: keep it alive until the end of main"]
+#[must_use = "dropping the Telemetry guard stops telemetry at once: keep it alive until the end of main"]
 pub struct Telemetry {
     config: Config,
-    shared: Option<Arc<Shared>>,
-    shutdown_timeout: Duration,
+    instance: Option<Arc<Instance>>,
 }
 
 impl fmt::Debug for Telemetry {
@@ -532,11 +627,14 @@ impl Telemetry {
             overrides: Overrides::default(),
             env: None,
             file: FileChoice::Locate,
-            shutdown_timeout: SHUTDOWN_TIMEOUT,
+            shutdown_timeout: None,
             feature_interval: FEATURE_INTERVAL,
             capture_panics: true,
             global: true,
             preview: false,
+            level: Level::INFO,
+            tags: Vec::new(),
+            spool: SpoolChoice::Default,
             #[cfg(feature = "test-util")]
             capture: None,
         }
@@ -545,15 +643,15 @@ impl Telemetry {
     /// The layer to add to a `tracing_subscriber::registry()`. When telemetry is
     /// off it does nothing and costs nothing measurable.
     pub fn layer(&self) -> TelemetryLayer {
-        match &self.shared {
-            Some(shared) => TelemetryLayer::new(shared.clone()),
+        match &self.instance {
+            Some(instance) => TelemetryLayer::new(instance.shared.clone()),
             None => TelemetryLayer::off(),
         }
     }
 
     /// Whether telemetry is running (enabled, with somewhere to send: a DSN or preview mode).
     pub fn is_enabled(&self) -> bool {
-        self.shared.is_some()
+        self.instance.is_some()
     }
 
     /// The resolved configuration, each value with where it came from.
@@ -562,18 +660,27 @@ impl Telemetry {
     }
 
     /// Sends everything queued so far, waiting at most `timeout`. Returns `true`
-    /// when it was all handed over in time (or telemetry is off). Safe to call
-    /// from async code: it blocks the calling thread for at most `timeout`.
+    /// when it was all handled in time: delivered, or kept in the spool for a
+    /// later attempt (or telemetry is off). Safe to call from async code: it
+    /// blocks the calling thread for at most `timeout`.
     pub fn flush(&self, timeout: Duration) -> bool {
-        match &self.shared {
-            Some(shared) => shared.flush(timeout),
-            None => true,
+        let Some(instance) = &self.instance else {
+            return true;
+        };
+        let shared = &instance.shared;
+        shared.check_fork();
+        if shared.orphan.load(Ordering::Relaxed) {
+            // A forked child has no worker: what it holds goes to the spool.
+            spill(shared, &instance.assembly, instance.started, false);
+            return true;
         }
+        shared.flush(timeout)
     }
 
     /// Sends one test event (level info, message `openadapt-telemetry test
     /// event`) and waits at most `timeout` for the server's answer. For a CLI's
-    /// "send a test event" command; it blocks the calling thread.
+    /// "send a test event" command; it blocks the calling thread. The test
+    /// event is never kept in the spool.
     ///
     /// ```
     /// use openadapt_telemetry::{Delivery, Telemetry};
@@ -582,22 +689,27 @@ impl Telemetry {
     /// assert_eq!(telemetry.send_test_event(std::time::Duration::from_secs(1)), Delivery::NotSent);
     /// ```
     pub fn send_test_event(&self, timeout: Duration) -> Delivery {
-        let Some(shared) = &self.shared else {
+        let Some(instance) = &self.instance else {
             return Delivery::NotSent;
         };
+        let shared = &instance.shared;
         let _ = shared.take_last_delivery();
         shared.push_error(ErrorRecord {
             fingerprint: crate::layer::random_u64(),
             origin: Origin::Test,
             message: Some("openadapt-telemetry test event".to_owned()),
             chain: Vec::new(),
+            typed: false,
+            propagating: false,
             fields: Vec::new(),
             tags: Vec::new(),
             crumbs: Vec::new(),
             backtrace: None,
+            location: None,
             trace: None,
-            transaction: None,
-            timestamp: SystemTime::now(),
+            spans: Vec::new(),
+            thread: std::thread::current().id(),
+            timestamp: std::time::SystemTime::now(),
             count: 1,
         });
         if !shared.flush(timeout) {
@@ -610,14 +722,37 @@ impl Telemetry {
     /// hex digits), to show a user who wants to report a problem; feature usage
     /// counts are not such events. Known once the event has been flushed.
     pub fn last_event_id(&self) -> Option<String> {
-        self.shared.as_ref().and_then(|s| s.last_event_id())
+        self.instance
+            .as_ref()
+            .and_then(|i| i.shared.last_event_id())
     }
 }
 
 impl Drop for Telemetry {
     fn drop(&mut self) {
-        if let Some(shared) = self.shared.take() {
-            shared.shutdown(self.shutdown_timeout);
+        if let Some(instance) = self.instance.take() {
+            crate::runtime::unregister(&instance);
+            shutdown(&instance);
         }
     }
+}
+
+/// Stops an instance: the worker gets the shutdown timeout to deliver what is
+/// queued, then what is left goes to the spool. Returns at once in a forked child.
+fn shutdown(instance: &Instance) {
+    let shared = &instance.shared;
+    shared.active.store(false, Ordering::Release);
+    shared.stopping.store(true, Ordering::Relaxed);
+    shared.check_fork();
+    if !shared.orphan.load(Ordering::Relaxed) {
+        let deadline = Instant::now() + instance.shutdown_timeout;
+        if let Some(mut q) = shared.queue() {
+            q.stop = true;
+            shared.work.notify_one();
+            if shared.wait_for(q, deadline, |q| q.stopped || q.abandoned) {
+                return;
+            }
+        }
+    }
+    spill(shared, &instance.assembly, instance.started, true);
 }

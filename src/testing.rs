@@ -22,7 +22,7 @@
 
 use serde_json::Value;
 
-use crate::transport::CaptureSink;
+use crate::preview::CaptureSink;
 
 /// Collects every scrubbed envelope in memory instead of sending it.
 #[derive(Debug, Clone, Default)]

@@ -1,75 +1,19 @@
-//! The privacy gate and the sinks behind it.
+//! HTTP to the Sentry-protocol server: one kept-alive connection pool, one
+//! target per DSN with its own backoff and rate limits, timeouts on every
+//! request, and no redirect ever followed (the DSN's key goes to the DSN's
+//! host only).
 //!
-//! Every envelope that leaves the process passes through [`Gate`]: the sentry
-//! client hands it envelopes through the [`sentry::Transport`] trait
-//! ([`GateTransport`]), the pipeline hands it transactions directly. The gate
-//! turns each item into JSON, scrubs it with the privacy rules, drops item
-//! types it does not know, and gives what is left to one [`Sink`]: HTTP to the
-//! server, the preview printer, or (in tests) a capture buffer.
-//!
-//! Sinks run on the pipeline's worker thread, never on the caller's.
+//! Runs on the worker thread (and on exit paths, never for the network), never
+//! on a caller's thread.
 
-use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::OpenOptions;
-use std::io::Write as _;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sentry::protocol::{Envelope, EnvelopeItem};
 use sentry::transports::{RateLimiter, RateLimitingCategory};
 use sentry::types::Dsn;
-use serde_json::Value;
 
-use crate::privacy::{Redactions, Scrubber};
-
-/// Envelope item types the gate forwards. Anything else is dropped.
-const EVENT: &str = "event";
-const TRANSACTION: &str = "transaction";
-const CLIENT_REPORT: &str = "client_report";
-
-/// One scrubbed envelope item, ready to be written.
-#[derive(Debug, Clone)]
-pub(crate) struct Item {
-    /// The envelope item type (`event`, `transaction`, `client_report`).
-    pub(crate) kind: &'static str,
-    /// The scrubbed payload.
-    pub(crate) payload: Value,
-    /// What the gate redacted in this item (counts only).
-    pub(crate) redactions: Redactions,
-}
-
-/// A scrubbed envelope.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Outgoing {
-    pub(crate) event_id: Option<String>,
-    pub(crate) items: Vec<Item>,
-}
-
-impl Outgoing {
-    /// Serialises the envelope in the Sentry envelope format.
-    pub(crate) fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(1024);
-        match &self.event_id {
-            Some(id) => {
-                let header = serde_json::json!({ "event_id": id });
-                out.extend_from_slice(header.to_string().as_bytes());
-            }
-            None => out.extend_from_slice(b"{}"),
-        }
-        out.push(b'\n');
-        for item in &self.items {
-            let payload = item.payload.to_string();
-            let header = serde_json::json!({ "type": item.kind, "length": payload.len() });
-            out.extend_from_slice(header.to_string().as_bytes());
-            out.push(b'\n');
-            out.extend_from_slice(payload.as_bytes());
-            out.push(b'\n');
-        }
-        out
-    }
-}
+use crate::gate::{Category, NETWORK_ERROR, RATELIMIT_BACKOFF, SEND_ERROR};
 
 /// What became of telemetry handed over for sending: the answer of
 /// [`Telemetry::send_test_event`](crate::Telemetry::send_test_event).
@@ -85,385 +29,68 @@ pub enum Delivery {
     BackingOff,
     /// The server refused it with this HTTP status.
     Refused(u16),
+    /// The server answered with a redirect (this HTTP status), which is never
+    /// followed: the DSN's key is sent to the DSN's host only. A captive portal
+    /// or a moved server; check the DSN.
+    Redirected(u16),
     /// The server could not be reached: connection refused, timeout, reset, DNS.
     Unreachable(String),
     /// Nothing was sent: telemetry is off, or nothing was left after filtering.
     NotSent,
 }
 
-/// Where scrubbed envelopes go.
-pub(crate) trait Sink: Send + Sync + 'static {
-    /// Sends `envelope`; whatever it does not deliver it counts in `losses`.
-    fn send(&self, envelope: Outgoing, losses: &Losses) -> Delivery;
-}
-
-/// Why an item was lost, as client reports name it.
-pub(crate) const QUEUE_OVERFLOW: &str = "queue_overflow";
-const NETWORK_ERROR: &str = "network_error";
-const SEND_ERROR: &str = "send_error";
-const RATELIMIT_BACKOFF: &str = "ratelimit_backoff";
-
-/// Items lost and not yet reported, by (reason, category). They leave as one
-/// `client_report` item attached to the next envelope that is sent; if that
-/// envelope is lost too, they are counted again, never dropped.
-#[derive(Debug, Default)]
-pub(crate) struct Losses {
-    counts: Mutex<BTreeMap<(String, String), u64>>,
-}
-
-impl Losses {
-    /// Counts `quantity` items of `category` lost for `reason`.
-    pub(crate) fn add(&self, reason: &str, category: &str, quantity: u64) {
-        if quantity == 0 {
-            return;
-        }
-        if let Ok(mut counts) = self.counts.lock() {
-            let n = counts
-                .entry((reason.to_owned(), category.to_owned()))
-                .or_default();
-            *n = n.saturating_add(quantity);
+impl Delivery {
+    /// Whether the envelope is done with: delivered, or refused for good (a
+    /// 4xx other than 429). Anything else is worth another try later.
+    pub(crate) fn is_final(&self) -> bool {
+        match self {
+            Delivery::Accepted => true,
+            Delivery::Refused(status) => (400..500).contains(status) && *status != 429,
+            _ => false,
         }
     }
 
-    /// Counts a lost item: an event or transaction as one loss of its
-    /// category, a client report by putting its counts back.
-    fn lose(&self, item: &Item, reason: &str) {
-        match item.kind {
-            EVENT => self.add(reason, "error", 1),
-            TRANSACTION => self.add(reason, "transaction", 1),
-            CLIENT_REPORT => self.absorb(&item.payload),
-            _ => {}
-        }
-    }
-
-    /// Takes in the counts of a client report (from the sentry client, or one of ours that was not delivered).
-    fn absorb(&self, report: &Value) {
-        let Some(discarded) = report.get("discarded_events").and_then(Value::as_array) else {
-            return;
-        };
-        for entry in discarded {
-            let text = |key: &str| entry.get(key).and_then(Value::as_str);
-            if let (Some(reason), Some(category), Some(quantity)) = (
-                text("reason"),
-                text("category"),
-                entry.get("quantity").and_then(Value::as_u64),
-            ) {
-                self.add(reason, category, quantity);
-            }
-        }
-    }
-
-    /// The pending counts as one client report item, resetting them.
-    fn take_item(&self) -> Option<Item> {
-        let counts = std::mem::take(&mut *self.counts.lock().ok()?);
-        if counts.is_empty() {
-            return None;
-        }
-        let discarded: Vec<Value> = counts
-            .into_iter()
-            .map(|((reason, category), quantity)| {
-                serde_json::json!({ "reason": reason, "category": category, "quantity": quantity })
-            })
-            .collect();
-        let timestamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or_default();
-        Some(Item {
-            kind: CLIENT_REPORT,
-            payload: serde_json::json!({ "timestamp": timestamp, "discarded_events": discarded }),
-            redactions: Redactions::default(),
-        })
-    }
-}
-
-/// The privacy gate: scrubs every item of every envelope, last, fail-closed.
-pub(crate) struct Gate {
-    scrubber: Scrubber,
-    sink: Box<dyn Sink>,
-    losses: Losses,
-    last: Mutex<Option<Delivery>>,
-}
-
-impl fmt::Debug for Gate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Gate").finish_non_exhaustive()
-    }
-}
-
-impl Gate {
-    pub(crate) fn new(scrubber: Scrubber, sink: Box<dyn Sink>) -> Self {
-        Gate {
-            scrubber,
-            sink,
-            losses: Losses::default(),
-            last: Mutex::new(None),
-        }
-    }
-
-    /// What became of the last envelope, taken (so a later call sees only newer ones).
-    pub(crate) fn take_last(&self) -> Option<Delivery> {
-        self.last.lock().ok().and_then(|mut last| last.take())
-    }
-
-    /// Where lost items are counted, for the next client report.
-    pub(crate) fn losses(&self) -> &Losses {
-        &self.losses
-    }
-
-    /// Scrubs and forwards one envelope produced by the sentry client.
-    pub(crate) fn send_envelope(&self, envelope: Envelope) -> Delivery {
-        let event_id = envelope.uuid().map(|id| id.simple().to_string());
-        let mut items = Vec::new();
-        for item in envelope.items() {
-            let (kind, value) = match item {
-                EnvelopeItem::Event(event) => (EVENT, serde_json::to_value(event)),
-                EnvelopeItem::Transaction(txn) => (TRANSACTION, serde_json::to_value(txn)),
-                EnvelopeItem::ClientReport(report) => (CLIENT_REPORT, serde_json::to_value(report)),
-                // Sessions, logs, attachments, check-ins, raw items: never forwarded.
-                _ => continue,
-            };
-            match value {
-                Ok(value) => items.push((kind, value)),
-                // Fail closed: an item we cannot turn into JSON is not sent.
-                Err(_) => continue,
-            }
-        }
-        self.send_items(event_id, items)
-    }
-
-    /// Scrubs and forwards items built by the pipeline itself.
-    pub(crate) fn send_items(
-        &self,
-        event_id: Option<String>,
-        items: Vec<(&'static str, Value)>,
-    ) -> Delivery {
-        let mut out = Outgoing {
-            event_id,
-            items: Vec::with_capacity(items.len()),
-        };
-        for (kind, mut payload) in items {
-            if kind == CLIENT_REPORT {
-                // Counts only; merged into the one report this envelope carries.
-                self.losses.absorb(&payload);
-                continue;
-            }
-            let mut redactions = Redactions::default();
-            let scrubbed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.scrubber
-                    .scrub_item(kind, &mut payload, &mut redactions);
-            }));
-            // Fail closed: an item whose scrubbing failed is dropped, not sent.
-            if scrubbed.is_ok() {
-                out.items.push(Item {
-                    kind,
-                    payload,
-                    redactions,
-                });
-            }
-        }
-        let delivery = if out.items.is_empty() {
-            Delivery::NotSent
-        } else {
-            out.items.extend(self.losses.take_item());
-            self.sink.send(out, &self.losses)
-        };
-        if let Ok(mut last) = self.last.lock() {
-            *last = Some(delivery.clone());
-        }
-        delivery
-    }
-}
-
-/// The [`sentry::Transport`] the client sends through: the gate, in place.
-#[derive(Debug, Clone)]
-pub(crate) struct GateTransport(pub(crate) Arc<Gate>);
-
-impl sentry::Transport for GateTransport {
-    fn send_envelope(&self, envelope: Envelope) {
-        let _ = self.0.send_envelope(envelope);
-    }
-}
-
-impl sentry::TransportFactory for GateTransport {
-    fn create_transport_with_options(
-        &self,
-        _: sentry::TransportOptions,
-    ) -> Arc<dyn sentry::Transport> {
-        Arc::new(self.clone())
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Preview
-
-/// Prints what would be sent instead of sending it.
-#[derive(Debug)]
-pub(crate) struct PreviewSink {
-    file: Option<PathBuf>,
-    lock: Mutex<()>,
-}
-
-impl PreviewSink {
-    /// Preview to stderr (`None`) or appended to a file.
-    pub(crate) fn new(file: Option<PathBuf>) -> Self {
-        PreviewSink {
-            file,
-            lock: Mutex::new(()),
+    /// Why items not delivered are lost, as client reports name it.
+    pub(crate) fn loss_reason(&self) -> &'static str {
+        match self {
+            Delivery::RateLimited | Delivery::BackingOff => RATELIMIT_BACKOFF,
+            Delivery::Unreachable(_) | Delivery::Redirected(_) => NETWORK_ERROR,
+            _ => SEND_ERROR,
         }
     }
 }
-
-/// Formats one preview line: `[telemetry] ` and the item's JSON; when the gate
-/// redacted anything, the counts per rule follow (never the values):
-/// `[telemetry] {...} redacted={"email":1}`.
-pub(crate) fn preview_line(item: &Item) -> String {
-    if item.redactions.is_empty() {
-        format!("[telemetry] {}", item.payload)
-    } else {
-        format!(
-            "[telemetry] {} redacted={}",
-            item.payload,
-            item.redactions.to_json()
-        )
-    }
-}
-
-impl Sink for PreviewSink {
-    fn send(&self, envelope: Outgoing, _: &Losses) -> Delivery {
-        let _guard = self.lock.lock();
-        match &self.file {
-            None => {
-                let stderr = std::io::stderr();
-                let mut err = stderr.lock();
-                for item in &envelope.items {
-                    let _ = writeln!(err, "{}", preview_line(item));
-                }
-            }
-            Some(path) => {
-                let mut text = String::new();
-                for item in &envelope.items {
-                    text.push_str(&item.payload.to_string());
-                    text.push('\n');
-                }
-                let written = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .and_then(|mut f| f.write_all(text.as_bytes()));
-                if written.is_err() {
-                    return Delivery::Unreachable(format!("cannot write {}", path.display()));
-                }
-            }
-        }
-        Delivery::Accepted
-    }
-}
-
-// ---------------------------------------------------------------------------
-// HTTP
 
 /// Per-request limits. Every request ends within `TIMEOUT`, whatever the server does.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const TIMEOUT: Duration = Duration::from_secs(5);
-/// Backoff after 5xx answers and network errors: 0.5 s, 1 s, 2 s, … up to 60 s.
+/// Backoff after 5xx answers, redirects and network errors: 0.5 s, 1 s, 2 s,
+/// … up to 60 s.
 const BACKOFF_START: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
+const CLIENT: &str = concat!("openadapt-telemetry/", env!("CARGO_PKG_VERSION"));
+
+/// The connection pool every target shares: connections are kept alive
+/// between envelopes.
+pub(crate) fn agent() -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_global(Some(TIMEOUT))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(CLIENT)
+        .build();
+    ureq::Agent::new_with_config(config)
+}
 
 #[derive(Debug, Default)]
-struct HttpState {
+struct State {
     limits: RateLimiter,
     failures: u32,
     backoff_until: Option<Instant>,
-    /// Why the last request failed: what items dropped during the backoff are counted as.
-    failure: &'static str,
 }
 
-/// Sends envelopes to the server, synchronously, with timeouts, backoff and rate limits.
-pub(crate) struct HttpSink {
-    agent: ureq::Agent,
-    url: String,
-    auth: String,
-    state: Mutex<HttpState>,
-}
-
-impl fmt::Debug for HttpSink {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpSink")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
-    }
-}
-
-impl HttpSink {
-    pub(crate) fn new(dsn: &Dsn) -> Self {
-        let config = ureq::Agent::config_builder()
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(TIMEOUT))
-            .http_status_as_error(false)
-            .user_agent(concat!("openadapt-telemetry/", env!("CARGO_PKG_VERSION")))
-            .build();
-        HttpSink {
-            agent: ureq::Agent::new_with_config(config),
-            url: dsn.envelope_api_url().to_string(),
-            auth: dsn
-                .to_auth(Some(concat!(
-                    "openadapt-telemetry/",
-                    env!("CARGO_PKG_VERSION")
-                )))
-                .to_string(),
-            state: Mutex::new(HttpState::default()),
-        }
-    }
-
-    /// Drops items whose category is rate limited; `None` when nothing is worth a request.
-    fn filter(state: &HttpState, mut envelope: Outgoing, losses: &Losses) -> Option<Outgoing> {
-        let limited_any = state
-            .limits
-            .is_disabled(RateLimitingCategory::Any)
-            .is_some();
-        let mut dropped = false;
-        envelope.items.retain(|item| {
-            let category = match item.kind {
-                EVENT => RateLimitingCategory::Error,
-                TRANSACTION => RateLimitingCategory::Transaction,
-                _ => RateLimitingCategory::Any,
-            };
-            let keep =
-                item.kind == CLIENT_REPORT || (!limited_any && state.limits.is_enabled(category));
-            if !keep {
-                dropped = true;
-                losses.lose(item, RATELIMIT_BACKOFF);
-            }
-            keep
-        });
-        // A client report alone is not worth a request while a limit is in force:
-        // that is how sentry ends up sending hundreds of report-only requests.
-        let only_reports = envelope.items.iter().all(|i| i.kind == CLIENT_REPORT);
-        if envelope.items.is_empty() || (only_reports && (dropped || state.any_limit())) {
-            for item in &envelope.items {
-                losses.lose(item, RATELIMIT_BACKOFF);
-            }
-            None
-        } else {
-            Some(envelope)
-        }
-    }
-}
-
-impl HttpState {
-    fn any_limit(&self) -> bool {
-        [
-            RateLimitingCategory::Any,
-            RateLimitingCategory::Error,
-            RateLimitingCategory::Transaction,
-        ]
-        .into_iter()
-        .any(|c| self.limits.is_disabled(c).is_some())
-    }
-
-    fn fail(&mut self, reason: &'static str) {
-        self.failure = reason;
+impl State {
+    fn fail(&mut self) {
         self.failures = self.failures.saturating_add(1);
         let factor = 1u32 << self.failures.saturating_sub(1).min(16);
         let delay = BACKOFF_START.saturating_mul(factor).min(BACKOFF_MAX);
@@ -471,37 +98,82 @@ impl HttpState {
     }
 }
 
-impl Sink for HttpSink {
-    fn send(&self, envelope: Outgoing, losses: &Losses) -> Delivery {
+/// One server project: where its envelopes go and whether it takes them now.
+pub(crate) struct Target {
+    url: String,
+    key: String,
+    state: Mutex<State>,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn limit_category(category: Category) -> RateLimitingCategory {
+    match category {
+        Category::Error => RateLimitingCategory::Error,
+        Category::Transaction => RateLimitingCategory::Transaction,
+    }
+}
+
+impl Target {
+    pub(crate) fn new(dsn: &Dsn) -> Self {
+        Target {
+            url: dsn.envelope_api_url().to_string(),
+            key: dsn.public_key().to_owned(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Whether an envelope of `category` may be sent now: `Err` with the
+    /// reason while backing off or rate limited.
+    pub(crate) fn ready(&self, category: Category) -> Result<(), Delivery> {
         let Ok(state) = self.state.lock() else {
-            return Delivery::NotSent;
+            return Err(Delivery::NotSent);
         };
         if state
             .backoff_until
             .is_some_and(|until| Instant::now() < until)
         {
-            for item in &envelope.items {
-                losses.lose(item, state.failure);
-            }
-            return Delivery::BackingOff;
+            return Err(Delivery::BackingOff);
         }
-        let Some(envelope) = Self::filter(&state, envelope, losses) else {
-            return Delivery::RateLimited;
-        };
-        // Do not hold the lock over the request: flush and drop must never wait on it.
-        drop(state);
-        let body = envelope.to_bytes();
-        let result = self
-            .agent
+        let limited = state
+            .limits
+            .is_disabled(RateLimitingCategory::Any)
+            .is_some()
+            || !state.limits.is_enabled(limit_category(category));
+        if limited {
+            return Err(Delivery::RateLimited);
+        }
+        Ok(())
+    }
+
+    /// The `X-Sentry-Auth` header, stamped with the time of this request.
+    fn auth(&self) -> String {
+        let now = crate::gate::now_secs();
+        format!(
+            "Sentry sentry_version=7, sentry_client={CLIENT}, sentry_timestamp={now:.3}, sentry_key={}",
+            self.key
+        )
+    }
+
+    /// Posts one serialised envelope; updates backoff and rate limits from the answer.
+    pub(crate) fn post(&self, agent: &ureq::Agent, body: &[u8]) -> Delivery {
+        // The lock is not held over the request: exit paths never wait on it.
+        let result = agent
             .post(&self.url)
-            .header("X-Sentry-Auth", &self.auth)
+            .header("X-Sentry-Auth", &self.auth())
             .header("Content-Type", "application/x-sentry-envelope")
-            .send(&body[..]);
+            .send(body);
         let Ok(mut state) = self.state.lock() else {
             return Delivery::NotSent;
         };
         match result {
-            Ok(response) => {
+            Ok(mut response) => {
                 let status = response.status().as_u16();
                 let header = |name: &str| {
                     response
@@ -518,57 +190,35 @@ impl Sink for HttpSink {
                         None => state.limits.update_from_429(),
                     }
                 }
+                // Read (a little of) the body, so the connection can be reused.
+                let _ = response
+                    .body_mut()
+                    .with_config()
+                    .limit(64 * 1024)
+                    .read_to_vec();
                 match status {
                     200..=299 => {
                         state.failures = 0;
                         state.backoff_until = None;
                         Delivery::Accepted
                     }
-                    429 => {
-                        // The server counts what it refused; only our report goes back.
-                        for item in envelope.items.iter().filter(|i| i.kind == CLIENT_REPORT) {
-                            losses.lose(item, RATELIMIT_BACKOFF);
-                        }
-                        Delivery::RateLimited
+                    300..=399 => {
+                        state.fail();
+                        Delivery::Redirected(status)
                     }
+                    429 => Delivery::RateLimited,
                     _ => {
                         if status >= 500 {
-                            state.fail(SEND_ERROR);
-                        }
-                        for item in &envelope.items {
-                            losses.lose(item, SEND_ERROR);
+                            state.fail();
                         }
                         Delivery::Refused(status)
                     }
                 }
             }
             Err(error) => {
-                state.fail(NETWORK_ERROR);
-                for item in &envelope.items {
-                    losses.lose(item, NETWORK_ERROR);
-                }
+                state.fail();
                 Delivery::Unreachable(error.to_string())
             }
         }
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Capture (tests)
-
-/// Keeps scrubbed envelopes in memory.
-#[cfg(feature = "test-util")]
-#[derive(Debug, Clone, Default)]
-pub(crate) struct CaptureSink {
-    pub(crate) envelopes: Arc<Mutex<Vec<Outgoing>>>,
-}
-
-#[cfg(feature = "test-util")]
-impl Sink for CaptureSink {
-    fn send(&self, envelope: Outgoing, _: &Losses) -> Delivery {
-        if let Ok(mut all) = self.envelopes.lock() {
-            all.push(envelope);
-        }
-        Delivery::Accepted
     }
 }

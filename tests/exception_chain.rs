@@ -59,7 +59,7 @@ fn error_field_becomes_an_exception_chain() {
         .map(|v| v["value"].as_str().unwrap())
         .collect();
     // Sentry lists the innermost cause first, the error raised last.
-    assert_eq!(types, ["ParseIntError", "Inner", "Outer"]);
+    assert_eq!(types, ["std::num::ParseIntError", "Inner", "Outer"]);
     assert_eq!(
         texts,
         [

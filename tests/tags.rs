@@ -22,11 +22,18 @@ fn events_and_transactions_carry_the_tags() {
     let mut session_ids = Vec::new();
     for (kind, item) in &items {
         let tags = &item["tags"];
-        assert_eq!(tags["internal"], "false", "{kind}");
+        // Stored as the Python package's are: one GlitchTip query covers both.
+        assert_eq!(tags["internal"], "False", "{kind}");
         assert_eq!(tags["package"], "openadapt-test");
         assert_eq!(tags["package_version"], "1.2.3");
         assert_eq!(tags["environment"], "staging");
-        assert_eq!(tags["os"], std::env::consts::OS);
+        let os = match std::env::consts::OS {
+            "linux" => "Linux",
+            "macos" => "Darwin",
+            "windows" => "Windows",
+            other => other,
+        };
+        assert_eq!(tags["os"], os, "as Python's platform.system()");
         assert_eq!(tags["arch"], std::env::consts::ARCH);
         assert!(tags["os_version"].as_str().is_some_and(|v| !v.is_empty()));
         let session = tags["session_id"].as_str().expect("session id");
@@ -44,7 +51,7 @@ fn internal_is_true_when_set() {
     let (telemetry, captured) = start(builder(&[("OPENADAPT_INTERNAL", "true")]));
     run(&telemetry, || tracing::error!("boom"));
     assert!(telemetry.flush(FLUSH));
-    assert_eq!(captured.events()[0]["tags"]["internal"], "true");
+    assert_eq!(captured.events()[0]["tags"]["internal"], "True");
 }
 
 #[test]
@@ -56,6 +63,6 @@ fn tags_fields_become_tags_and_never_replace_the_crates() {
     assert!(telemetry.flush(FLUSH));
     let event = &captured.events()[0];
     assert_eq!(event["tags"]["device"], "webcam");
-    assert_eq!(event["tags"]["internal"], "false", "the crate's tag wins");
+    assert_eq!(event["tags"]["internal"], "False", "the crate's tag wins");
     assert!(event["extra"].get("tags.device").is_none());
 }

@@ -1,0 +1,331 @@
+//! The privacy gate: the one entry point through which every item leaves.
+//!
+//! Errors, usage counts and transactions, whatever built them, become
+//! envelopes only through [`Gate::envelope`]: each item is scrubbed with the
+//! privacy rules (fail-closed: an item whose scrubbing fails is dropped),
+//! checked against the item size limit, and packed with the client report of
+//! what was lost so far. Only what comes out of here is ever written to the
+//! network, the spool or the preview.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use crate::limits::ITEM;
+use crate::privacy::{Redactions, Scrubber};
+
+/// Envelope item types the gate forwards.
+pub(crate) const EVENT: &str = "event";
+pub(crate) const TRANSACTION: &str = "transaction";
+pub(crate) const CLIENT_REPORT: &str = "client_report";
+
+/// Why an item was lost, as client reports name it.
+pub(crate) const QUEUE_OVERFLOW: &str = "queue_overflow";
+pub(crate) const CACHE_OVERFLOW: &str = "cache_overflow";
+pub(crate) const NETWORK_ERROR: &str = "network_error";
+pub(crate) const SEND_ERROR: &str = "send_error";
+pub(crate) const RATELIMIT_BACKOFF: &str = "ratelimit_backoff";
+pub(crate) const INTERNAL_ERROR: &str = "internal_sdk_error";
+
+/// One scrubbed envelope item, ready to be written.
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    /// The envelope item type (`event`, `transaction`, `client_report`).
+    pub(crate) kind: &'static str,
+    /// The scrubbed payload.
+    pub(crate) payload: Value,
+    /// What the gate redacted in this item (counts only).
+    pub(crate) redactions: Redactions,
+}
+
+/// A scrubbed envelope, addressed to the DSN it was made for.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Envelope {
+    pub(crate) event_id: Option<String>,
+    pub(crate) dsn: Option<String>,
+    pub(crate) items: Vec<Item>,
+}
+
+impl Envelope {
+    /// Serialises the envelope in the Sentry envelope format; the header names
+    /// the event and the DSN (so a spooled envelope goes where it was meant to).
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1024);
+        let mut header = serde_json::Map::new();
+        if let Some(id) = &self.event_id {
+            header.insert("event_id".into(), Value::from(id.as_str()));
+        }
+        if let Some(dsn) = &self.dsn {
+            header.insert("dsn".into(), Value::from(dsn.as_str()));
+        }
+        out.extend_from_slice(Value::Object(header).to_string().as_bytes());
+        out.push(b'\n');
+        for item in &self.items {
+            let payload = item.payload.to_string();
+            let header = serde_json::json!({ "type": item.kind, "length": payload.len() });
+            out.extend_from_slice(header.to_string().as_bytes());
+            out.push(b'\n');
+            out.extend_from_slice(payload.as_bytes());
+            out.push(b'\n');
+        }
+        out
+    }
+
+    /// The rate-limiting category of the envelope's main item.
+    pub(crate) fn category(&self) -> Category {
+        if self.items.iter().any(|i| i.kind == TRANSACTION) {
+            Category::Transaction
+        } else {
+            Category::Error
+        }
+    }
+}
+
+/// What an envelope carries, for rate limits, losses and the spool's bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Category {
+    /// Error and usage events.
+    Error,
+    Transaction,
+}
+
+impl Category {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Category::Error => "error",
+            Category::Transaction => "transaction",
+        }
+    }
+}
+
+/// Items lost and not yet reported, by (reason, category). They leave as one
+/// `client_report` item in the next envelope; if that envelope is lost too,
+/// they are counted again, never dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Losses {
+    counts: Mutex<BTreeMap<(String, String), u64>>,
+}
+
+impl Losses {
+    /// Counts `quantity` items of `category` lost for `reason`.
+    pub(crate) fn add(&self, reason: &str, category: &str, quantity: u64) {
+        if quantity == 0 {
+            return;
+        }
+        if let Ok(mut counts) = self.counts.lock() {
+            let n = counts
+                .entry((reason.to_owned(), category.to_owned()))
+                .or_default();
+            *n = n.saturating_add(quantity);
+        }
+    }
+
+    /// Counts the items of a lost envelope (its client report's counts go back).
+    pub(crate) fn lose(&self, envelope: &Envelope, reason: &str) {
+        for item in &envelope.items {
+            match item.kind {
+                EVENT => self.add(reason, "error", 1),
+                TRANSACTION => self.add(reason, "transaction", 1),
+                CLIENT_REPORT => self.absorb(&item.payload),
+                _ => {}
+            }
+        }
+    }
+
+    /// Takes back the counts of an undelivered envelope's client report only.
+    pub(crate) fn lose_reports(&self, envelope: &Envelope) {
+        for item in envelope.items.iter().filter(|i| i.kind == CLIENT_REPORT) {
+            self.absorb(&item.payload);
+        }
+    }
+
+    /// Takes in the counts of a client report that was not delivered.
+    fn absorb(&self, report: &Value) {
+        let Some(discarded) = report.get("discarded_events").and_then(Value::as_array) else {
+            return;
+        };
+        for entry in discarded {
+            let text = |key: &str| entry.get(key).and_then(Value::as_str);
+            if let (Some(reason), Some(category), Some(quantity)) = (
+                text("reason"),
+                text("category"),
+                entry.get("quantity").and_then(Value::as_u64),
+            ) {
+                self.add(reason, category, quantity);
+            }
+        }
+    }
+
+    /// The pending counts as one client report item, resetting them.
+    pub(crate) fn take_item(&self) -> Option<Item> {
+        let counts = std::mem::take(&mut *self.counts.lock().ok()?);
+        if counts.is_empty() {
+            return None;
+        }
+        let discarded: Vec<Value> = counts
+            .into_iter()
+            .map(|((reason, category), quantity)| {
+                serde_json::json!({ "reason": reason, "category": category, "quantity": quantity })
+            })
+            .collect();
+        Some(Item {
+            kind: CLIENT_REPORT,
+            payload: serde_json::json!({ "timestamp": now_secs(), "discarded_events": discarded }),
+            redactions: Redactions::default(),
+        })
+    }
+}
+
+/// Seconds since the Unix epoch, as Sentry timestamps are written.
+pub(crate) fn now_secs() -> f64 {
+    secs(std::time::SystemTime::now())
+}
+
+/// A time as Sentry timestamps are written: seconds since the epoch, a float.
+pub(crate) fn secs(t: std::time::SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+/// The privacy gate: scrubs every item of every envelope, last, fail-closed.
+pub(crate) struct Gate {
+    scrubber: Scrubber,
+    losses: Losses,
+}
+
+impl fmt::Debug for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gate").finish_non_exhaustive()
+    }
+}
+
+impl Gate {
+    pub(crate) fn new(scrubber: Scrubber) -> Self {
+        Gate {
+            scrubber,
+            losses: Losses::default(),
+        }
+    }
+
+    /// Where lost items are counted, for the next client report.
+    pub(crate) fn losses(&self) -> &Losses {
+        &self.losses
+    }
+
+    /// Scrubs `items` and packs what passes into an envelope for `dsn`, with
+    /// the pending client report. `None` when nothing passed.
+    pub(crate) fn envelope(
+        &self,
+        dsn: Option<&str>,
+        items: Vec<(&'static str, Value)>,
+    ) -> Option<Envelope> {
+        let mut out = Envelope {
+            event_id: None,
+            dsn: dsn.map(str::to_owned),
+            items: Vec::with_capacity(items.len() + 1),
+        };
+        for (kind, payload) in items {
+            if let Some(item) = self.scrub(kind, payload) {
+                if out.event_id.is_none() {
+                    out.event_id = item
+                        .payload
+                        .get("event_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                }
+                out.items.push(item);
+            }
+        }
+        if out.items.is_empty() {
+            return None;
+        }
+        out.items.extend(self.losses.take_item());
+        Some(out)
+    }
+
+    /// Scrubs one item; fits it under the item limit or drops it (counted).
+    fn scrub(&self, kind: &'static str, mut payload: Value) -> Option<Item> {
+        let category = if kind == TRANSACTION {
+            "transaction"
+        } else {
+            "error"
+        };
+        let mut redactions = Redactions::default();
+        let scrubbed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.scrubber
+                .scrub_item(kind, &mut payload, &mut redactions);
+        }));
+        // Fail closed: an item whose scrubbing failed is dropped, not sent.
+        if scrubbed.is_err() {
+            self.losses.add(INTERNAL_ERROR, category, 1);
+            return None;
+        }
+        if !fit(&mut payload) {
+            self.losses.add(INTERNAL_ERROR, category, 1);
+            return None;
+        }
+        Some(Item {
+            kind,
+            payload,
+            redactions,
+        })
+    }
+}
+
+/// Fits an item under [`ITEM`] bytes: drops, in turn, the breadcrumbs, the
+/// spans and the extra data (saying so in `extra.cut`), then gives up.
+fn fit(payload: &mut Value) -> bool {
+    for part in ["", "breadcrumbs", "spans", "extra"] {
+        if !part.is_empty() {
+            let Some(obj) = payload.as_object_mut() else {
+                return false;
+            };
+            let Some(removed) = obj.remove(part) else {
+                continue;
+            };
+            let left_out = match &removed {
+                Value::Array(a) => a.len(),
+                Value::Object(o) => o
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .map_or(o.len(), Vec::len),
+                _ => 1,
+            };
+            let extra = obj
+                .entry("extra")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Some(extra) = extra.as_object_mut() {
+                extra.insert(
+                    "cut".into(),
+                    Value::from(format!(
+                        "{part} left out ({left_out}): the item was over {ITEM} bytes"
+                    )),
+                );
+            }
+        }
+        if size(payload) <= ITEM {
+            return true;
+        }
+    }
+    false
+}
+
+/// The serialised size of a JSON value, without building the string.
+fn size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}

@@ -1,0 +1,641 @@
+//! The spool: envelopes that passed the privacy gate and are not yet confirmed
+//! delivered, kept on disk so that exit never waits on the network and nothing
+//! is lost to a slow, silent or absent server.
+//!
+//! Where: `<cache dir>/openadapt/telemetry-spool/` (`$XDG_CACHE_HOME` or
+//! `~/.cache` on Linux, `~/Library/Caches` on macOS, `%LOCALAPPDATA%` on
+//! Windows), folder 0700, files 0600. What: exactly the bytes that would be
+//! sent, already scrubbed, one envelope per file, its header naming the DSN it
+//! was made for. Shared by every process and package of an install.
+//!
+//! - A file is written under a temporary name and renamed, so a crash or
+//!   `kill -9` mid-write never leaves half an envelope that is sent.
+//! - A process claims a file by renaming it (`NAME.PID-MILLIS.claim`): only one
+//!   rename wins, so no two processes send the same file. It gives the claim
+//!   back (renames it back) when a send fails or when it exits; a claim older
+//!   than [`STALE_CLAIM`] belongs to nobody.
+//! - Bounded: at most [`MAX_ENVELOPES`] files and [`MAX_BYTES`], nothing older
+//!   than [`MAX_AGE`]; the oldest go first, counted in the next client report.
+//! - A file that cannot be read or is not a whole envelope is removed and counted.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::gate::{CACHE_OVERFLOW, Category, INTERNAL_ERROR, Losses};
+
+/// Most envelopes kept.
+pub(crate) const MAX_ENVELOPES: usize = 1000;
+/// Most bytes kept.
+pub(crate) const MAX_BYTES: u64 = 10 * 1024 * 1024;
+/// Oldest envelope kept.
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// A claim older than this is given up: its process is gone or stuck.
+pub(crate) const STALE_CLAIM: Duration = Duration::from_secs(60);
+/// Largest file read back (an envelope holds one item of at most 1 MiB).
+const MAX_FILE: u64 = 2 * 1024 * 1024;
+/// How long the spool's own count of its files is trusted before a rescan.
+const RESCAN: Duration = Duration::from_secs(2);
+const SUFFIX: &str = ".envelope";
+const CLAIM: &str = ".claim";
+
+/// The spool folder for this install, from the environment as `env` reports it.
+pub(crate) fn default_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let var = |name: &str| {
+        env(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    let cache = if cfg!(target_os = "macos") {
+        var("HOME").map(|h| h.join("Library").join("Caches"))
+    } else if cfg!(windows) {
+        var("LOCALAPPDATA")
+    } else {
+        var("XDG_CACHE_HOME").or_else(|| var("HOME").map(|h| h.join(".cache")))
+    };
+    Some(cache?.join("openadapt").join("telemetry-spool"))
+}
+
+/// What waits in a spool folder, for `openadapt-telemetry status`.
+#[allow(dead_code, reason = "used by the command line (`status`, `disable`)")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Summary {
+    pub(crate) envelopes: usize,
+    pub(crate) bytes: u64,
+    pub(crate) oldest: Option<SystemTime>,
+}
+
+/// Counts what waits in `dir` (nothing when it does not exist).
+#[allow(dead_code, reason = "used by the command line (`status`)")]
+pub(crate) fn summary(dir: &Path) -> Summary {
+    let mut out = Summary::default();
+    for file in list(dir) {
+        if let Some(name) = Name::parse(&file.name) {
+            out.envelopes += 1;
+            out.bytes += file.len;
+            let created = UNIX_EPOCH + Duration::from_nanos(name.nanos);
+            out.oldest = Some(out.oldest.map_or(created, |o: SystemTime| o.min(created)));
+        }
+    }
+    out
+}
+
+/// Deletes the spool folder and everything in it.
+#[allow(dead_code, reason = "used by the command line (`disable`)")]
+pub(crate) fn remove_all(dir: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// A file of the spool, by its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Name {
+    /// The ready name (`NANOS-RANDOM-CATEGORY.envelope`).
+    ready: String,
+    nanos: u64,
+    category: Category,
+    /// For a claimed file: the claiming process and when it claimed.
+    claim: Option<(u32, u64)>,
+}
+
+impl Name {
+    fn parse(name: &str) -> Option<Name> {
+        let (ready, claim) = match name.strip_suffix(CLAIM) {
+            Some(rest) => {
+                let (ready, by) = rest.rsplit_once('.')?;
+                let (pid, millis) = by.split_once('-')?;
+                (ready, Some((pid.parse().ok()?, millis.parse().ok()?)))
+            }
+            None => (name, None),
+        };
+        let stem = ready.strip_suffix(SUFFIX)?;
+        let mut parts = stem.splitn(3, '-');
+        let nanos = parts.next()?.parse().ok()?;
+        let _random = u64::from_str_radix(parts.next()?, 16).ok()?;
+        let category = match parts.next()? {
+            "error" => Category::Error,
+            "transaction" => Category::Transaction,
+            _ => return None,
+        };
+        Some(Name {
+            ready: ready.to_owned(),
+            nanos,
+            category,
+            claim,
+        })
+    }
+}
+
+/// A spooled envelope this process holds a claim on.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    ready: String,
+    claimed: String,
+    pub(crate) category: Category,
+}
+
+struct Listed {
+    name: String,
+    len: u64,
+}
+
+fn list(dir: &Path) -> Vec<Listed> {
+    let Ok(read) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    read.flatten()
+        .filter_map(|e| {
+            let meta = e.metadata().ok()?;
+            meta.is_file().then(|| Listed {
+                name: e.file_name().to_string_lossy().into_owned(),
+                len: meta.len(),
+            })
+        })
+        .collect()
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Default)]
+struct Estimate {
+    count: usize,
+    bytes: u64,
+    checked: Option<Instant>,
+}
+
+/// One process's handle on the spool folder. Creates nothing until it writes.
+#[derive(Debug)]
+pub(crate) struct Spool {
+    dir: PathBuf,
+    estimate: Mutex<Estimate>,
+}
+
+impl Spool {
+    pub(crate) fn new(dir: PathBuf) -> Self {
+        Spool {
+            dir,
+            estimate: Mutex::new(Estimate::default()),
+        }
+    }
+
+    /// The id claims are made under: this process (a forked child has its own).
+    fn pid(&self) -> u32 {
+        std::process::id()
+    }
+
+    fn claim_name(&self, ready: &str) -> String {
+        format!("{ready}.{}-{}{CLAIM}", self.pid(), now_millis())
+    }
+
+    fn ensure_dir(&self) -> io::Result<()> {
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt as _;
+            builder.mode(0o700);
+        }
+        builder.create(&self.dir)
+    }
+
+    /// Writes an envelope. `claimed`: this process sends it next (the worker,
+    /// before it tries the network); else any process may (exit paths).
+    pub(crate) fn write(
+        &self,
+        bytes: &[u8],
+        category: Category,
+        claimed: bool,
+        losses: &Losses,
+    ) -> io::Result<Entry> {
+        self.ensure_dir()?;
+        self.make_room(bytes.len() as u64, losses);
+        let random = crate::layer::random_u64();
+        let ready = format!(
+            "{:020}-{random:016x}-{}{SUFFIX}",
+            now_nanos(),
+            category.as_str()
+        );
+        let temp = self.dir.join(format!(".{random:016x}.tmp"));
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let written = options.open(&temp).and_then(|mut f| f.write_all(bytes));
+        let claimed_name = if claimed {
+            self.claim_name(&ready)
+        } else {
+            ready.clone()
+        };
+        let renamed = written.and_then(|()| fs::rename(&temp, self.dir.join(&claimed_name)));
+        if let Err(e) = renamed {
+            let _ = fs::remove_file(&temp);
+            return Err(e);
+        }
+        if let Ok(mut estimate) = self.estimate.lock() {
+            estimate.count += 1;
+            estimate.bytes += bytes.len() as u64;
+        }
+        Ok(Entry {
+            ready,
+            claimed: claimed_name,
+            category,
+        })
+    }
+
+    /// Drops the oldest envelopes until one of `len` bytes fits the bounds.
+    fn make_room(&self, len: u64, losses: &Losses) {
+        let Ok(mut estimate) = self.estimate.lock() else {
+            return;
+        };
+        let fresh = estimate.checked.is_some_and(|t| t.elapsed() < RESCAN);
+        let fits = |e: &Estimate| e.count < MAX_ENVELOPES && e.bytes + len <= MAX_BYTES;
+        if fresh && fits(&estimate) {
+            return;
+        }
+        let mut files: Vec<(Name, u64)> = list(&self.dir)
+            .into_iter()
+            .filter_map(|f| Some((Name::parse(&f.name)?, f.len)))
+            .collect();
+        estimate.count = files.len();
+        estimate.bytes = files.iter().map(|(_, len)| len).sum();
+        estimate.checked = Some(Instant::now());
+        if fits(&estimate) {
+            return;
+        }
+        files.sort_by_key(|(name, _)| name.nanos);
+        let now = now_millis();
+        for (name, file_len) in files {
+            if fits(&estimate) {
+                break;
+            }
+            // Another process's live claim is theirs to send.
+            let path = match name.claim {
+                Some((_, at)) if now.saturating_sub(at) < STALE_CLAIM.as_millis() as u64 => {
+                    continue;
+                }
+                Some((pid, at)) => self.dir.join(format!("{}.{pid}-{at}{CLAIM}", name.ready)),
+                None => self.dir.join(&name.ready),
+            };
+            if fs::remove_file(path).is_ok() {
+                losses.add(CACHE_OVERFLOW, name.category.as_str(), 1);
+                estimate.count = estimate.count.saturating_sub(1);
+                estimate.bytes = estimate.bytes.saturating_sub(file_len);
+            }
+        }
+    }
+
+    /// The envelopes that may be claimed now, oldest first. Removes on the way
+    /// what must go: leftovers of interrupted writes, files past [`MAX_AGE`],
+    /// files that are not spool files (all counted).
+    pub(crate) fn candidates(&self, losses: &Losses) -> Vec<String> {
+        let now = now_millis();
+        let now_ns = now_nanos();
+        let mut out: Vec<(u64, String)> = Vec::new();
+        for file in list(&self.dir) {
+            let path = self.dir.join(&file.name);
+            if file.name.starts_with('.') && file.name.ends_with(".tmp") {
+                // A write in progress, or one a crash interrupted.
+                let old = fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > STALE_CLAIM);
+                if old {
+                    let _ = fs::remove_file(&path);
+                }
+                continue;
+            }
+            let Some(name) = Name::parse(&file.name) else {
+                if fs::remove_file(&path).is_ok() {
+                    losses.add(INTERNAL_ERROR, "error", 1);
+                }
+                continue;
+            };
+            if Duration::from_nanos(now_ns.saturating_sub(name.nanos)) > MAX_AGE {
+                if fs::remove_file(&path).is_ok() {
+                    losses.add(CACHE_OVERFLOW, name.category.as_str(), 1);
+                }
+                continue;
+            }
+            let claimable = match name.claim {
+                None => true,
+                Some((_, at)) => now.saturating_sub(at) >= STALE_CLAIM.as_millis() as u64,
+            };
+            if claimable {
+                out.push((name.nanos, file.name));
+            }
+        }
+        out.sort();
+        out.into_iter().map(|(_, name)| name).collect()
+    }
+
+    /// Claims the file `name` (from [`candidates`](Self::candidates)); `None`
+    /// when another process was first.
+    pub(crate) fn claim(&self, name: &str) -> Option<Entry> {
+        let parsed = Name::parse(name)?;
+        let claimed = self.claim_name(&parsed.ready);
+        fs::rename(self.dir.join(name), self.dir.join(&claimed)).ok()?;
+        Some(Entry {
+            ready: parsed.ready,
+            claimed,
+            category: parsed.category,
+        })
+    }
+
+    /// Reads a claimed envelope. A file that is not a whole envelope naming
+    /// its DSN is removed and counted: `None`.
+    pub(crate) fn read(&self, entry: &Entry, losses: &Losses) -> Option<(Vec<u8>, String)> {
+        let path = self.dir.join(&entry.claimed);
+        let read = || -> io::Result<Vec<u8>> {
+            let file = fs::File::open(&path)?;
+            if !file.metadata()?.is_file() {
+                return Err(io::Error::other("not a file"));
+            }
+            let mut bytes = Vec::new();
+            file.take(MAX_FILE + 1).read_to_end(&mut bytes)?;
+            Ok(bytes)
+        };
+        let checked = read()
+            .ok()
+            .filter(|b| b.len() as u64 <= MAX_FILE)
+            .and_then(|b| envelope_dsn(&b).map(|dsn| (b, dsn)));
+        if checked.is_none() {
+            let _ = fs::remove_file(&path);
+            losses.add(INTERNAL_ERROR, entry.category.as_str(), 1);
+            self.forget();
+        }
+        checked
+    }
+
+    /// Removes a delivered (or finally refused) envelope.
+    pub(crate) fn delete(&self, entry: &Entry) {
+        let removed = match fs::remove_file(self.dir.join(&entry.claimed)) {
+            // Given back meanwhile (an exit path): remove it under its ready name.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::remove_file(self.dir.join(&entry.ready))
+            }
+            other => other,
+        };
+        if removed.is_ok() {
+            self.forget();
+        }
+    }
+
+    /// Gives a claim back: any process may send the envelope now.
+    pub(crate) fn give_back(&self, entry: &Entry) {
+        let _ = fs::rename(self.dir.join(&entry.claimed), self.dir.join(&entry.ready));
+    }
+
+    /// Gives back every claim this process holds (at exit).
+    pub(crate) fn release_mine(&self) {
+        let pid = self.pid();
+        for file in list(&self.dir) {
+            if let Some(name) = Name::parse(&file.name)
+                && name.claim.is_some_and(|(by, _)| by == pid)
+            {
+                let _ = fs::rename(self.dir.join(&file.name), self.dir.join(&name.ready));
+            }
+        }
+    }
+
+    fn forget(&self) {
+        if let Ok(mut estimate) = self.estimate.lock() {
+            estimate.count = estimate.count.saturating_sub(1);
+        }
+    }
+
+    /// Whether anything may be waiting (a cheap look at the folder).
+    pub(crate) fn has_waiting(&self) -> bool {
+        fs::read_dir(&self.dir)
+            .map(|mut d| {
+                d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().ends_with(SUFFIX)))
+            })
+            .unwrap_or(false)
+    }
+}
+
+/// The DSN in a whole envelope's header; `None` for anything else.
+fn envelope_dsn(bytes: &[u8]) -> Option<String> {
+    let (header, mut rest) = split_line(bytes)?;
+    let header: HashMap<String, Value> = serde_json::from_slice(header).ok()?;
+    let dsn = header.get("dsn")?.as_str()?.to_owned();
+    let mut items = 0;
+    while !rest.is_empty() {
+        let (item_header, after) = split_line(rest)?;
+        let item_header: HashMap<String, Value> = serde_json::from_slice(item_header).ok()?;
+        let len = usize::try_from(item_header.get("length")?.as_u64()?).ok()?;
+        let payload = after.get(..len)?;
+        serde_json::from_slice::<Value>(payload).ok()?;
+        rest = after.get(len..)?;
+        rest = rest.strip_prefix(b"\n").unwrap_or(rest);
+        items += 1;
+    }
+    (items > 0).then_some(dsn)
+}
+
+fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let i = bytes.iter().position(|&b| b == b'\n')?;
+    Some((&bytes[..i], &bytes[i + 1..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::{Envelope, Item};
+    use crate::privacy::Redactions;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "openadapt-spool-{tag}-{}-{:x}",
+            std::process::id(),
+            crate::layer::random_u64()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn envelope(n: u64) -> Vec<u8> {
+        Envelope {
+            event_id: Some(format!("{n:032x}")),
+            dsn: Some("http://key@127.0.0.1:9/1".into()),
+            items: vec![Item {
+                kind: "event",
+                payload: serde_json::json!({ "event_id": format!("{n:032x}"), "message": "m" }),
+                redactions: Redactions::default(),
+            }],
+        }
+        .to_bytes()
+    }
+
+    #[test]
+    fn names_round_trip() {
+        let n = Name::parse("00000000000000000042-00000000000000ff-error.envelope").unwrap();
+        assert_eq!(n.nanos, 42);
+        assert_eq!(n.category, Category::Error);
+        assert_eq!(n.claim, None);
+        let c =
+            Name::parse("00000000000000000042-00000000000000ff-transaction.envelope.77-1234.claim")
+                .unwrap();
+        assert_eq!(c.claim, Some((77, 1234)));
+        assert_eq!(
+            c.ready,
+            "00000000000000000042-00000000000000ff-transaction.envelope"
+        );
+        assert!(Name::parse("garbage").is_none());
+        assert!(Name::parse("1-zz-error.envelope").is_none());
+    }
+
+    #[test]
+    fn write_claim_read_delete() {
+        let dir = temp_dir("cycle");
+        let spool = Spool::new(dir.clone());
+        let losses = Losses::default();
+        let bytes = envelope(1);
+        let entry = spool
+            .write(&bytes, Category::Error, false, &losses)
+            .unwrap();
+        assert!(spool.has_waiting());
+        let names = spool.candidates(&losses);
+        assert_eq!(names, vec![entry.ready.clone()]);
+        let claimed = spool.claim(&names[0]).unwrap();
+        assert!(spool.claim(&names[0]).is_none(), "a file is claimed once");
+        assert!(
+            spool.candidates(&losses).is_empty(),
+            "a live claim is not a candidate"
+        );
+        let (read, dsn) = spool.read(&claimed, &losses).unwrap();
+        assert_eq!(read, bytes);
+        assert_eq!(dsn, "http://key@127.0.0.1:9/1");
+        spool.give_back(&claimed);
+        assert_eq!(spool.candidates(&losses).len(), 1);
+        let claimed = spool.claim(&entry.ready).unwrap();
+        spool.delete(&claimed);
+        assert_eq!(summary(&dir).envelopes, 0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+        }
+        remove_all(&dir).unwrap();
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn files_are_private() {
+        let dir = temp_dir("modes");
+        let spool = Spool::new(dir.clone());
+        let entry = spool
+            .write(&envelope(2), Category::Error, true, &Losses::default())
+            .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = fs::metadata(dir.join(&entry.claimed))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        spool.release_mine();
+        assert!(dir.join(&entry.ready).exists(), "claims are given back");
+        remove_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn corrupt_files_are_removed_and_counted() {
+        let dir = temp_dir("corrupt");
+        let spool = Spool::new(dir.clone());
+        let losses = Losses::default();
+        let whole = envelope(3);
+        let entry = spool
+            .write(&whole, Category::Error, false, &losses)
+            .unwrap();
+        // Truncate it mid-item, as a crash without the rename would.
+        fs::write(dir.join(&entry.ready), &whole[..whole.len() - 10]).unwrap();
+        fs::write(dir.join("garbage.bin"), b"not an envelope").unwrap();
+        let names = spool.candidates(&losses);
+        assert_eq!(names.len(), 1, "the garbage file is removed");
+        assert!(!dir.join("garbage.bin").exists());
+        let claimed = spool.claim(&names[0]).unwrap();
+        assert!(spool.read(&claimed, &losses).is_none());
+        assert_eq!(summary(&dir).envelopes, 0);
+        remove_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stale_claims_are_claimable() {
+        let dir = temp_dir("stale");
+        let spool = Spool::new(dir.clone());
+        let losses = Losses::default();
+        spool.ensure_dir().unwrap();
+        let ready = format!("{:020}-0000000000000001-error{SUFFIX}", now_nanos());
+        // Claimed by process 4242 at millisecond 1: long ago.
+        fs::write(dir.join(format!("{ready}.4242-1{CLAIM}")), envelope(7)).unwrap();
+        let names = spool.candidates(&losses);
+        assert_eq!(names.len(), 1);
+        assert!(spool.claim(&names[0]).is_some());
+        remove_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bounds_drop_the_oldest() {
+        let dir = temp_dir("bounds");
+        let spool = Spool::new(dir.clone());
+        let losses = Losses::default();
+        for i in 0..(MAX_ENVELOPES + 5) {
+            spool
+                .write(&envelope(i as u64), Category::Error, false, &losses)
+                .unwrap();
+        }
+        let s = summary(&dir);
+        assert!(s.envelopes <= MAX_ENVELOPES, "{}", s.envelopes);
+        let dropped = losses
+            .take_item()
+            .map(|i| i.payload.to_string())
+            .unwrap_or_default();
+        assert!(dropped.contains("cache_overflow"), "{dropped}");
+        remove_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn default_dir_follows_the_platform() {
+        let env = |name: &str| match name {
+            "HOME" => Some("/home/u".to_owned()),
+            "XDG_CACHE_HOME" => Some("relative".to_owned()),
+            _ => None,
+        };
+        if cfg!(target_os = "linux") {
+            assert_eq!(
+                default_dir(&env),
+                Some(PathBuf::from("/home/u/.cache/openadapt/telemetry-spool"))
+            );
+        }
+        assert_eq!(default_dir(&|_| None), None);
+    }
+}

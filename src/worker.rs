@@ -1,0 +1,530 @@
+//! The worker thread: takes records from the queue, builds items, makes error
+//! and usage envelopes durable (the spool) before any network, sends, and
+//! replays what earlier runs or other processes left in the spool.
+//!
+//! One failure, one issue: an error returned through `#[instrument(err)]`
+//! functions is reported by each of them, and maybe once more by the caller
+//! that finally logs it with its `dyn Error`. Such reports are held for
+//! [`MERGE_WINDOW`] and merged into one event with the most that is known: the
+//! typed chain (if any report had it), the innermost stack, the spans crossed.
+//!
+//! Exit paths ([`spill`]) take what is left in memory and write it to the
+//! spool on their own thread, never waiting on the network.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::build::Assembly;
+use crate::gate::QUEUE_OVERFLOW;
+use crate::outbox::{Outbox, Staged};
+use crate::queue::{ErrorRecord, Held, Origin, Queue, Shared};
+use crate::transport::Delivery;
+
+/// How long a report that may come again (from `#[instrument(err)]`) is held
+/// for its callers' reports of the same failure.
+pub(crate) const MERGE_WINDOW: Duration = Duration::from_secs(1);
+/// How often the spool is looked at while the program runs.
+const REPLAY_EVERY: Duration = Duration::from_secs(60);
+/// The longest one replay pass runs before the worker looks at its queue again.
+const REPLAY_PASS: Duration = Duration::from_secs(5);
+/// How long an exit path waits for records the worker holds to become durable.
+const IN_HAND_WAIT: Duration = Duration::from_millis(500);
+
+/// Everything the worker needs.
+pub(crate) struct Worker {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) assembly: Arc<Assembly>,
+    pub(crate) started: Instant,
+    pub(crate) feature_interval: Duration,
+}
+
+struct Batch {
+    errors: Vec<ErrorRecord>,
+    txns: Vec<crate::queue::TxnRecord>,
+    dropped: (u64, u64),
+    features: Option<Vec<(String, u64)>>,
+    flush_wanted: u64,
+    stop: bool,
+    replay: bool,
+}
+
+impl Worker {
+    /// Runs until shutdown, or until an exit path takes over. Never panics
+    /// out: a panic in one step drops that batch.
+    pub(crate) fn run(self) {
+        let spool = self.assembly.outbox.spool().is_some();
+        let mut next_features = Instant::now() + self.feature_interval;
+        // Replay what earlier runs left, first thing.
+        let mut next_replay = Some(Instant::now()).filter(|_| spool);
+        loop {
+            let Some(batch) = self.take(&mut next_features, &mut next_replay) else {
+                return;
+            };
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.deliver(batch.errors, batch.features, batch.txns, batch.dropped)
+            }));
+            let accepted = outcome.unwrap_or(false);
+            if spool
+                && !batch.stop
+                && (batch.replay
+                    || (accepted
+                        && self
+                            .assembly
+                            .outbox
+                            .spool()
+                            .is_some_and(|s| s.has_waiting())))
+            {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.replay()));
+                next_replay = Some(Instant::now() + REPLAY_EVERY);
+            }
+            let Some(mut q) = self.shared.queue() else {
+                return;
+            };
+            q.flush_done = q.flush_done.max(batch.flush_wanted);
+            if batch.stop {
+                q.stopped = true;
+            }
+            drop(q);
+            self.shared.done.notify_all();
+            if batch.stop {
+                return;
+            }
+        }
+    }
+
+    /// Waits for work, then takes it. `None`: an exit path took over.
+    fn take(
+        &self,
+        next_features: &mut Instant,
+        next_replay: &mut Option<Instant>,
+    ) -> Option<Batch> {
+        let mut q = self.shared.queue()?;
+        loop {
+            if q.abandoned {
+                return None;
+            }
+            let now = Instant::now();
+            let held_due = q.held.iter().map(|h| h.deadline).min();
+            let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+            if !q.errors.is_empty()
+                || !q.txns.is_empty()
+                || q.flush_requested > q.flush_done
+                || q.stop
+                || now >= *next_features
+                || due(held_due)
+                || due(*next_replay)
+                || self.shared.replay_now.swap(false, Ordering::Relaxed)
+            {
+                break;
+            }
+            let wake = [Some(*next_features), held_due, *next_replay]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(*next_features);
+            q = match self.shared.work.wait_timeout(q, wake - now) {
+                Ok((q, _)) => q,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        let now = Instant::now();
+        let flushing = q.flush_requested > q.flush_done || q.stop;
+        let incoming = q.take_errors();
+        let errors = merge(&mut q.held, incoming, now, flushing);
+        let features_due = flushing || now >= *next_features;
+        if features_due {
+            *next_features = now + self.feature_interval;
+        }
+        let replay = next_replay.is_some_and(|t| t <= now);
+        let batch = Batch {
+            errors,
+            txns: std::mem::take(&mut q.txns),
+            dropped: (
+                std::mem::take(&mut q.dropped_errors),
+                std::mem::take(&mut q.dropped_txns),
+            ),
+            features: features_due.then(|| self.shared.features.take()),
+            flush_wanted: q.flush_requested,
+            stop: q.stop,
+            replay,
+        };
+        q.in_hand = 1;
+        Some(batch)
+    }
+
+    /// Builds, stages and sends one batch; true when the server took something.
+    fn deliver(
+        &self,
+        errors: Vec<ErrorRecord>,
+        features: Option<Vec<(String, u64)>>,
+        txns: Vec<crate::queue::TxnRecord>,
+        (dropped_errors, dropped_txns): (u64, u64),
+    ) -> bool {
+        let asm = &self.assembly;
+        let losses = asm.gate.losses();
+        losses.add(QUEUE_OVERFLOW, "error", dropped_errors);
+        losses.add(QUEUE_OVERFLOW, "transaction", dropped_txns);
+        let busy = self.shared.dropped_busy.swap(0, Ordering::Relaxed);
+        losses.add(QUEUE_OVERFLOW, "error", busy);
+        // Durable first: every error and usage envelope is on disk before any request.
+        let mut staged: Vec<(Staged, Option<String>)> = Vec::new();
+        for record in errors {
+            let durable = !matches!(record.origin, Origin::Test);
+            if let Some(envelope) = asm.error_envelope(record) {
+                let id = envelope.event_id.clone();
+                staged.push((asm.outbox.stage(envelope, durable, losses), id));
+            }
+        }
+        // Sampled transactions are not kept on disk: they are a sample.
+        for txn in txns {
+            if let Some(envelope) = asm.transaction_envelope(txn) {
+                staged.push((asm.outbox.stage(envelope, false, losses), None));
+            }
+        }
+        let session = self.started.elapsed().as_secs_f64();
+        for (name, count) in features.unwrap_or_default() {
+            if let Some(envelope) = asm.usage_envelope(&name, count, session) {
+                staged.push((asm.outbox.stage(envelope, true, losses), None));
+            }
+        }
+        // A local sink (preview, capture) is durable once it has the envelope.
+        let local = matches!(asm.outbox, Outbox::Local(_));
+        let mut accepted = false;
+        if local {
+            for (item, id) in std::mem::take(&mut staged) {
+                let delivery = asm.outbox.send(item, losses);
+                accepted |= delivery == Delivery::Accepted;
+                self.note(delivery, id);
+            }
+        }
+        if let Some(mut q) = self.shared.queue() {
+            q.in_hand = 0;
+        }
+        self.shared.done.notify_all();
+        for (item, id) in staged {
+            if self.abandoned() {
+                // An exit path has given the claims back: the next run sends them.
+                return accepted;
+            }
+            let delivery = asm.outbox.send(item, losses);
+            accepted |= delivery == Delivery::Accepted;
+            self.note(delivery, id);
+        }
+        accepted
+    }
+
+    fn abandoned(&self) -> bool {
+        self.shared.stopping.load(Ordering::Relaxed)
+            && self.shared.queue().is_some_and(|q| q.abandoned)
+    }
+
+    fn note(&self, delivery: Delivery, reportable_id: Option<String>) {
+        if let Some(id) = reportable_id
+            && delivery != Delivery::NotSent
+            && let Ok(mut last) = self.shared.last_event_id.lock()
+        {
+            *last = Some(id);
+        }
+        if let Ok(mut last) = self.shared.last_delivery.lock() {
+            *last = Some(delivery);
+        }
+    }
+
+    fn replay(&self) {
+        let deadline = Instant::now() + REPLAY_PASS;
+        let stop = || self.shared.stopping.load(Ordering::Relaxed);
+        self.assembly
+            .outbox
+            .replay(deadline, &stop, self.assembly.gate.losses());
+    }
+}
+
+/// Merges `incoming` reports into the held ones where they continue the same
+/// failure; returns the records to send now (all of them when `release_all`).
+pub(crate) fn merge(
+    held: &mut Vec<Held>,
+    incoming: Vec<ErrorRecord>,
+    now: Instant,
+    release_all: bool,
+) -> Vec<ErrorRecord> {
+    let mut ready = Vec::new();
+    for record in incoming {
+        if let Some(i) = held.iter().rposition(|h| continues(&h.record, &record)) {
+            let propagating = record.propagating;
+            absorb(&mut held[i].record, record);
+            if propagating {
+                held[i].deadline = now + MERGE_WINDOW;
+            } else {
+                ready.push(held.remove(i).record);
+            }
+            continue;
+        }
+        if record.propagating && !release_all {
+            held.push(Held {
+                record,
+                deadline: now + MERGE_WINDOW,
+            });
+        } else {
+            ready.push(record);
+        }
+    }
+    let mut i = 0;
+    while i < held.len() {
+        if release_all || held[i].deadline <= now {
+            ready.push(held.remove(i).record);
+        } else {
+            i += 1;
+        }
+    }
+    ready
+}
+
+/// Whether `later` reports the failure `held` reported: the same error (by
+/// its text, or wrapping it), logged where it was returned to (an enclosing
+/// span, or outside every span on the same thread).
+fn continues(held: &ErrorRecord, later: &ErrorRecord) -> bool {
+    if !matches!(held.origin, Origin::Event(_)) || !matches!(later.origin, Origin::Event(_)) {
+        return false;
+    }
+    let Some(outer) = held.chain.first() else {
+        return false;
+    };
+    if !later.chain.iter().any(|link| link.value == outer.value) {
+        return false;
+    }
+    if later.spans.is_empty() {
+        return later.thread == held.thread;
+    }
+    held.spans.len() > later.spans.len() && held.spans.ends_with(&later.spans)
+}
+
+/// Takes into `held` what `later` knows more of.
+fn absorb(held: &mut ErrorRecord, later: ErrorRecord) {
+    if later.typed && (!held.typed || later.chain.len() > held.chain.len()) {
+        held.chain = later.chain;
+        held.typed = true;
+    }
+    if later.message.is_some() {
+        held.message = later.message;
+    }
+    for field in later.fields {
+        if !held.fields.iter().any(|(name, _)| *name == field.0) {
+            held.fields.push(field);
+        }
+    }
+    for tag in later.tags {
+        if !held.tags.iter().any(|(name, _)| *name == tag.0) {
+            held.tags.push(tag);
+        }
+    }
+    for crumb in later.crumbs {
+        if !held.crumbs.iter().any(|c| Arc::ptr_eq(c, &crumb)) {
+            held.crumbs.push(crumb);
+        }
+    }
+    held.crumbs.sort_by_key(|c| c.timestamp);
+    let extra = held.crumbs.len().saturating_sub(crate::limits::BREADCRUMBS);
+    held.crumbs.drain(..extra);
+    held.propagating = later.propagating;
+}
+
+/// Writes what is left in memory to the spool (or a local sink), on the
+/// calling thread, never waiting on the network. `abandon`: the process is
+/// ending (the guard's drop ran out of time, `exit`); the worker sends nothing
+/// more and this process's spool claims are given back. Otherwise (a panic
+/// the program may survive) the worker goes on and is asked to send the
+/// spooled envelopes.
+pub(crate) fn spill(shared: &Shared, assembly: &Assembly, started: Instant, abandon: bool) {
+    let Some(mut q) = lock_for_exit(shared) else {
+        return;
+    };
+    if abandon {
+        q.abandoned = true;
+        shared.stopping.store(true, Ordering::Relaxed);
+    }
+    let incoming = q.take_errors();
+    let errors = merge(&mut q.held, incoming, Instant::now(), true);
+    let txns = if abandon {
+        std::mem::take(&mut q.txns)
+    } else {
+        Vec::new()
+    };
+    // Records the worker took are durable in a moment: wait for that, briefly.
+    if q.in_hand > 0 && !shared.orphan.load(Ordering::Relaxed) {
+        let deadline = Instant::now() + IN_HAND_WAIT;
+        let left = deadline.saturating_duration_since(Instant::now());
+        q = match shared.done.wait_timeout_while(q, left, |q| q.in_hand > 0) {
+            Ok((q, _)) => q,
+            Err(poisoned) => poisoned.into_inner().0,
+        };
+    }
+    drop(q);
+    let losses = assembly.gate.losses();
+    for record in errors {
+        if let Some(envelope) = assembly.error_envelope(record) {
+            assembly.outbox.persist(envelope, losses);
+        }
+    }
+    let session = started.elapsed().as_secs_f64();
+    for (name, count) in shared.features.take() {
+        if let Some(envelope) = assembly.usage_envelope(&name, count, session) {
+            assembly.outbox.persist(envelope, losses);
+        }
+    }
+    for txn in txns {
+        if let Some(envelope) = assembly.transaction_envelope(txn) {
+            assembly.outbox.persist(envelope, losses);
+        }
+    }
+    if abandon {
+        assembly.outbox.release_claims();
+    } else {
+        shared.replay_now.store(true, Ordering::Relaxed);
+        shared.work.notify_one();
+    }
+    shared.done.notify_all();
+}
+
+/// The queue for an exit path: it may wait a little (never on the network,
+/// never forever: a lock held by a thread that is gone is given up on).
+fn lock_for_exit(shared: &Shared) -> Option<std::sync::MutexGuard<'_, Queue>> {
+    let deadline = Instant::now() + Duration::from_millis(100);
+    loop {
+        match shared.queue.try_lock() {
+            Ok(q) => return Some(q),
+            Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::yield_now();
+            }
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{Link, SpanStep};
+    use std::time::SystemTime;
+
+    static META: tracing_core::Metadata<'static> = {
+        struct Cs;
+        impl tracing_core::Callsite for Cs {
+            fn set_interest(&self, _: tracing_core::subscriber::Interest) {}
+            fn metadata(&self) -> &tracing_core::Metadata<'_> {
+                &META
+            }
+        }
+        static CS: Cs = Cs;
+        tracing_core::Metadata::new(
+            "event",
+            "t",
+            tracing_core::Level::ERROR,
+            None,
+            None,
+            None,
+            tracing_core::field::FieldSet::new(&["error"], tracing_core::identify_callsite!(&CS)),
+            tracing_core::metadata::Kind::EVENT,
+        )
+    };
+
+    fn step(id: u64, name: &'static str) -> SpanStep {
+        SpanStep {
+            id,
+            name,
+            module: Some("app"),
+        }
+    }
+
+    fn report(value: &str, spans: Vec<SpanStep>, propagating: bool, typed: bool) -> ErrorRecord {
+        ErrorRecord {
+            fingerprint: 0,
+            origin: Origin::Event(&META),
+            message: None,
+            chain: vec![Link {
+                ty: if typed { "std::io::Error" } else { "Error" }.into(),
+                value: value.into(),
+                kind: None,
+            }],
+            typed,
+            propagating,
+            fields: Vec::new(),
+            tags: Vec::new(),
+            crumbs: Vec::new(),
+            backtrace: None,
+            location: None,
+            trace: None,
+            spans,
+            thread: std::thread::current().id(),
+            timestamp: SystemTime::now(),
+            count: 1,
+        }
+    }
+
+    #[test]
+    fn reports_up_the_spans_and_the_callers_are_one_failure() {
+        let now = Instant::now();
+        let mut held = Vec::new();
+        let f3 = vec![step(3, "f3"), step(2, "f2"), step(1, "f1")];
+        let f2 = vec![step(2, "f2"), step(1, "f1")];
+        let f1 = vec![step(1, "f1")];
+        let ready = merge(
+            &mut held,
+            vec![
+                report("cannot load", f3, true, false),
+                report("cannot load", f2, true, false),
+                report("cannot load", f1, true, false),
+            ],
+            now,
+            false,
+        );
+        assert!(ready.is_empty(), "held for the callers");
+        assert_eq!(held.len(), 1);
+        let mut caller = report("cannot load", Vec::new(), false, true);
+        caller.message = Some("sync failed".into());
+        let ready = merge(&mut held, vec![caller], now, false);
+        assert_eq!(ready.len(), 1);
+        assert!(held.is_empty());
+        let one = &ready[0];
+        assert!(one.typed, "the caller's typed chain is kept");
+        assert_eq!(one.message.as_deref(), Some("sync failed"));
+        assert_eq!(one.spans.len(), 3, "the innermost path is kept");
+    }
+
+    #[test]
+    fn different_failures_are_never_merged() {
+        let now = Instant::now();
+        let mut held = Vec::new();
+        let inner = vec![step(3, "f3"), step(2, "f2")];
+        let sibling = vec![step(4, "f3"), step(2, "f2")];
+        let ready = merge(
+            &mut held,
+            vec![
+                report("timeout", inner, true, false),
+                // The same text from a sibling call (a retry): not an enclosing span.
+                report("timeout", sibling, true, false),
+                report("other", vec![step(2, "f2")], true, false),
+            ],
+            now,
+            false,
+        );
+        assert!(ready.is_empty());
+        assert_eq!(held.len(), 3);
+        let ready = merge(&mut held, Vec::new(), now + MERGE_WINDOW, false);
+        assert_eq!(ready.len(), 3, "released when the window ends");
+    }
+
+    #[test]
+    fn flushing_releases_what_is_held() {
+        let mut held = Vec::new();
+        let ready = merge(
+            &mut held,
+            vec![report("x", vec![step(1, "f")], true, false)],
+            Instant::now(),
+            true,
+        );
+        assert_eq!(ready.len(), 1);
+        assert!(held.is_empty());
+    }
+}
