@@ -7,13 +7,12 @@
 //! name; every timestamp is seconds since the epoch.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
 use crate::backtrace::parse_backtrace;
-use crate::crumbs::Crumb;
+use crate::crumbs::View;
 use crate::gate::{EVENT, Envelope, Gate, TRANSACTION, secs};
 use crate::limits::{self, TAG_KEY, TAG_VALUE, TAGS};
 use crate::outbox::Outbox;
@@ -294,16 +293,16 @@ fn origin_type(r: &ErrorRecord, frames: &[sentry::protocol::Frame]) -> String {
     }
 }
 
-fn crumb(c: &Arc<Crumb>) -> Value {
+fn crumb(c: View<'_>) -> Value {
     let data: Map<String, Value> = c
         .fields()
         .map(|(k, v)| (k.to_owned(), Value::from(v)))
         .collect();
     json!({
-        "timestamp": secs(c.timestamp),
+        "timestamp": secs(c.timestamp()),
         "type": "default",
-        "category": c.target,
-        "level": level(c.level),
+        "category": c.target(),
+        "level": level(c.level()),
         "message": c.message(),
         "data": data,
     })

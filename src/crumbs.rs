@@ -9,13 +9,17 @@
 //! Bounded whatever is logged: [`BREADCRUMBS`] per ring, [`CRUMB_TEXT`] bytes
 //! per crumb, [`LIVE_CRUMBS`] in all the rings of the process. No caller ever
 //! waits: a ring that is busy (another thread, or a signal handler that
-//! interrupted this one) drops the crumb and counts it.
+//! interrupted this one) drops the crumb and counts it. Once a ring is full,
+//! keeping a crumb allocates and frees nothing (the evicted crumb's memory is
+//! reused), so a signal handler that logs never finds its thread inside the
+//! allocator because of this crate; an error copies its crumbs (a [`Trail`])
+//! rather than sharing them, which keeps that true while errors are queued.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use tracing_core::Level;
@@ -28,17 +32,14 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 /// Crumbs dropped because a ring was busy or the process-wide bound was reached.
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-/// A crumb's text longer than this is not kept for reuse.
-const SPARE_CAPACITY: usize = 1024;
-
 /// A breadcrumb. The message and the field values share one string (`text`),
-/// so a crumb is two allocations (the text and its `Arc`) whatever its fields.
+/// so a crumb is one allocation whatever its fields, reused once evicted.
 #[derive(Debug)]
 pub(crate) struct Crumb {
-    pub(crate) timestamp: SystemTime,
-    pub(crate) level: Level,
-    pub(crate) target: &'static str,
-    pub(crate) text: String,
+    timestamp: SystemTime,
+    level: Level,
+    target: &'static str,
+    text: String,
     /// The message's range in `text`.
     message: (usize, usize),
     /// Each field's name and value range in `text`; the first `len` are used.
@@ -48,7 +49,7 @@ pub(crate) struct Crumb {
 
 impl Crumb {
     /// An empty crumb, with room for a typical message and fields.
-    pub(crate) fn empty() -> Self {
+    fn empty() -> Self {
         Crumb {
             timestamp: SystemTime::UNIX_EPOCH,
             level: Level::INFO,
@@ -68,47 +69,46 @@ impl Crumb {
         self.message = (0, 0);
         self.len = 0;
     }
-
-    pub(crate) fn message(&self) -> &str {
-        self.text.get(self.message.0..self.message.1).unwrap_or("")
-    }
-
-    pub(crate) fn fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.fields[..self.len.min(CRUMB_FIELDS)]
-            .iter()
-            .map(|(name, a, b)| (*name, self.text.get(*a..*b).unwrap_or("")))
-    }
 }
 
 /// One ring of crumbs, oldest first.
 #[derive(Debug, Default)]
-pub(crate) struct Ring {
-    crumbs: VecDeque<Arc<Crumb>>,
+struct Ring {
+    crumbs: VecDeque<Crumb>,
 }
 
 impl Ring {
-    /// Adds a crumb; returns the one it evicted, if any. `None` from the
-    /// outer option: the process-wide bound left no room and this ring had
-    /// nothing to evict (the crumb is dropped).
-    fn push(&mut self, crumb: Arc<Crumb>) -> Option<Option<Arc<Crumb>>> {
+    /// Adds a crumb; returns the one it evicted, if any. `Err`: the
+    /// process-wide bound left no room and this ring had nothing to evict.
+    fn push(&mut self, crumb: Crumb) -> Result<Option<Crumb>, Crumb> {
         if self.crumbs.len() >= BREADCRUMBS {
             let evicted = self.crumbs.pop_front();
             self.crumbs.push_back(crumb);
-            return Some(evicted);
+            return Ok(evicted);
         }
         if LIVE.fetch_add(1, Ordering::Relaxed) >= LIVE_CRUMBS {
             LIVE.fetch_sub(1, Ordering::Relaxed);
             // At the bound: make room in this ring, or drop the crumb.
-            let evicted = self.crumbs.pop_front()?;
+            let Some(evicted) = self.crumbs.pop_front() else {
+                return Err(crumb);
+            };
             self.crumbs.push_back(crumb);
-            return Some(Some(evicted));
+            return Ok(Some(evicted));
         }
         self.crumbs.push_back(crumb);
-        Some(None)
+        Ok(None)
     }
 
-    fn snapshot(&self) -> Vec<Arc<Crumb>> {
-        self.crumbs.iter().cloned().collect()
+    fn copy(&self) -> Trail {
+        let mut trail = Trail::default();
+        trail
+            .text
+            .reserve(self.crumbs.iter().map(|c| c.text.len()).sum());
+        trail.entries.reserve(self.crumbs.len());
+        for crumb in &self.crumbs {
+            trail.push(crumb);
+        }
+        trail
     }
 }
 
@@ -125,9 +125,9 @@ pub(crate) struct TraceCrumbs(Mutex<Ring>);
 thread_local! {
     /// The ring of crumbs logged on this thread outside any span.
     static LOCAL: RefCell<Ring> = RefCell::new(Ring::default());
-    /// The crumb this thread last evicted, when nothing else held it: the next
-    /// breadcrumb is written into it, so that a full ring costs no allocation.
-    static SPARE: Cell<Option<Arc<Crumb>>> = const { Cell::new(None) };
+    /// The crumb this thread last evicted: the next breadcrumb is written
+    /// into it, so that a full ring costs no allocation.
+    static SPARE: Cell<Option<Crumb>> = const { Cell::new(None) };
 }
 
 /// Where a crumb goes, or where an error's crumbs come from.
@@ -143,64 +143,64 @@ pub(crate) fn build(
     level: Level,
     target: &'static str,
     record: impl FnOnce(&mut dyn Visit),
-) -> Arc<Crumb> {
+) -> Crumb {
     // `try_with`: an event logged from another thread-local's destructor may
     // come after this one is gone (then: no reuse).
     let mut crumb = SPARE
         .try_with(Cell::take)
         .ok()
         .flatten()
-        .unwrap_or_else(|| Arc::new(Crumb::empty()));
-    if Arc::get_mut(&mut crumb).is_none() {
-        crumb = Arc::new(Crumb::empty());
-    }
-    if let Some(slot) = Arc::get_mut(&mut crumb) {
-        slot.reset(SystemTime::now(), level, target);
-        let mut visitor = CrumbVisitor {
-            crumb: slot,
-            budget: CRUMB_TEXT,
-        };
-        record(&mut visitor);
-    }
+        .unwrap_or_else(Crumb::empty);
+    crumb.reset(SystemTime::now(), level, target);
+    let mut visitor = CrumbVisitor {
+        crumb: &mut crumb,
+        budget: CRUMB_TEXT,
+    };
+    record(&mut visitor);
     crumb
 }
 
 /// Keeps `crumb` in its ring; never waits.
-pub(crate) fn keep(home: Home<'_>, crumb: Arc<Crumb>) {
+pub(crate) fn keep(home: Home<'_>, crumb: Crumb) {
     let pushed = match home {
         Home::Trace(trace) => match trace.0.try_lock() {
             Ok(mut ring) => ring.push(crumb),
-            Err(_) => None,
+            Err(_) => Err(crumb),
         },
-        Home::Thread => LOCAL
-            .try_with(|ring| match ring.try_borrow_mut() {
-                Ok(mut ring) => ring.push(crumb),
+        Home::Thread => {
+            let mut crumb = Some(crumb);
+            let pushed = LOCAL.try_with(|ring| match ring.try_borrow_mut() {
+                Ok(mut ring) => crumb.take().map(|c| ring.push(c)),
                 Err(_) => None,
-            })
-            .ok()
-            .flatten(),
-    };
-    match pushed {
-        None => {
-            DROPPED.fetch_add(1, Ordering::Relaxed);
-        }
-        Some(Some(mut evicted)) => {
-            // Reused by this thread's next crumb when nothing else holds it
-            // (an error waiting to be sent may).
-            if Arc::get_mut(&mut evicted).is_some_and(|c| c.text.capacity() <= SPARE_CAPACITY) {
-                let _ = SPARE.try_with(|spare| spare.set(Some(evicted)));
+            });
+            match (pushed, crumb) {
+                (Ok(Some(pushed)), _) => pushed,
+                (_, Some(crumb)) => Err(crumb),
+                (_, None) => Ok(None),
             }
         }
-        Some(None) => {}
+    };
+    let spare = match pushed {
+        Err(crumb) => {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+            crumb
+        }
+        Ok(Some(evicted)) => evicted,
+        Ok(None) => return,
+    };
+    // Kept for the next crumb of this thread (when a long one grew it too
+    // much, it is freed instead).
+    if spare.text.capacity() <= CRUMB_TEXT * 2 {
+        let _ = SPARE.try_with(|s| s.set(Some(spare)));
     }
 }
 
-/// The crumbs an error logged in `home` carries, oldest first; never waits.
-pub(crate) fn snapshot(home: Home<'_>) -> Vec<Arc<Crumb>> {
+/// A copy of the crumbs an error carries, oldest first; never waits.
+pub(crate) fn snapshot(home: Home<'_>) -> Trail {
     match home {
-        Home::Trace(trace) => trace.0.try_lock().map(|r| r.snapshot()).unwrap_or_default(),
+        Home::Trace(trace) => trace.0.try_lock().map(|r| r.copy()).unwrap_or_default(),
         Home::Thread => LOCAL
-            .try_with(|ring| ring.try_borrow().map(|r| r.snapshot()).unwrap_or_default())
+            .try_with(|ring| ring.try_borrow().map(|r| r.copy()).unwrap_or_default())
             .unwrap_or_default(),
     }
 }
@@ -208,6 +208,132 @@ pub(crate) fn snapshot(home: Home<'_>) -> Vec<Arc<Crumb>> {
 /// Crumbs dropped so far (busy ring, or the process-wide bound), taken.
 pub(crate) fn take_dropped() -> u64 {
     DROPPED.swap(0, Ordering::Relaxed)
+}
+
+/// The breadcrumbs an error carries: copied out of a ring in one string, so
+/// the ring's crumbs stay its own (and reusable).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Trail {
+    text: String,
+    entries: Vec<Entry>,
+    fields: Vec<(&'static str, usize, usize)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    timestamp: SystemTime,
+    level: Level,
+    target: &'static str,
+    message: (usize, usize),
+    fields: (usize, usize),
+}
+
+/// One breadcrumb of a [`Trail`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct View<'a> {
+    trail: &'a Trail,
+    entry: &'a Entry,
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn timestamp(&self) -> SystemTime {
+        self.entry.timestamp
+    }
+
+    pub(crate) fn level(&self) -> Level {
+        self.entry.level
+    }
+
+    pub(crate) fn target(&self) -> &'static str {
+        self.entry.target
+    }
+
+    pub(crate) fn message(&self) -> &'a str {
+        let (a, b) = self.entry.message;
+        self.trail.text.get(a..b).unwrap_or("")
+    }
+
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&'static str, &'a str)> + use<'a> {
+        let (a, b) = self.entry.fields;
+        let trail = self.trail;
+        trail.fields[a..b]
+            .iter()
+            .map(move |(name, x, y)| (*name, trail.text.get(*x..*y).unwrap_or("")))
+    }
+}
+
+impl Trail {
+    fn push(&mut self, crumb: &Crumb) {
+        let base = self.text.len();
+        self.text.push_str(&crumb.text);
+        let first = self.fields.len();
+        for (name, a, b) in &crumb.fields[..crumb.len.min(CRUMB_FIELDS)] {
+            self.fields.push((name, base + a, base + b));
+        }
+        self.entries.push(Entry {
+            timestamp: crumb.timestamp,
+            level: crumb.level,
+            target: crumb.target,
+            message: (base + crumb.message.0, base + crumb.message.1),
+            fields: (first, self.fields.len()),
+        });
+    }
+
+    fn push_view(&mut self, view: View<'_>) {
+        let base = self.text.len();
+        let (a, b) = view.entry.message;
+        self.text.push_str(view.trail.text.get(a..b).unwrap_or(""));
+        let message = (base, self.text.len());
+        let first = self.fields.len();
+        for (name, value) in view.fields() {
+            let start = self.text.len();
+            self.text.push_str(value);
+            self.fields.push((name, start, self.text.len()));
+        }
+        self.entries.push(Entry {
+            message,
+            fields: (first, self.fields.len()),
+            ..*view.entry
+        });
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The memory it holds, roughly.
+    pub(crate) fn bytes(&self) -> usize {
+        self.text.capacity()
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.fields.capacity() * std::mem::size_of::<(&str, usize, usize)>()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = View<'_>> {
+        self.entries
+            .iter()
+            .map(move |entry| View { trail: self, entry })
+    }
+
+    /// Both trails' crumbs, each once, oldest first, the newest
+    /// [`BREADCRUMBS`] kept (two reports of one failure from different places).
+    pub(crate) fn merge(&self, other: &Trail) -> Trail {
+        let mut all: Vec<View<'_>> = self.iter().chain(other.iter()).collect();
+        all.sort_by_key(|v| v.timestamp());
+        all.dedup_by(|a, b| {
+            a.timestamp() == b.timestamp() && a.target() == b.target() && a.message() == b.message()
+        });
+        let skip = all.len().saturating_sub(BREADCRUMBS);
+        let mut out = Trail::default();
+        for view in all.into_iter().skip(skip) {
+            out.push_view(view);
+        }
+        out
+    }
 }
 
 /// Writes a breadcrumb's message and field values into its one string, each
@@ -275,11 +401,16 @@ impl Visit for CrumbVisitor<'_> {
 mod tests {
     use super::*;
 
-    fn crumb(text: &str) -> Arc<Crumb> {
+    fn crumb(text: &str) -> Crumb {
         let mut c = Crumb::empty();
+        c.timestamp = SystemTime::now();
         c.text.push_str(text);
         c.message = (0, text.len());
-        Arc::new(c)
+        c
+    }
+
+    fn messages(trail: &Trail) -> Vec<String> {
+        trail.iter().map(|v| v.message().to_owned()).collect()
     }
 
     #[test]
@@ -290,11 +421,9 @@ mod tests {
         }
         let held = snapshot(Home::Trace(&trace));
         assert_eq!(held.len(), BREADCRUMBS);
-        assert_eq!(held[0].message(), "c5");
-        assert_eq!(
-            held[BREADCRUMBS - 1].message(),
-            format!("c{}", BREADCRUMBS + 4)
-        );
+        let m = messages(&held);
+        assert_eq!(m[0], "c5");
+        assert_eq!(m[BREADCRUMBS - 1], format!("c{}", BREADCRUMBS + 4));
     }
 
     #[test]
@@ -319,6 +448,30 @@ mod tests {
             .join()
             .unwrap();
         assert_eq!(other, 0);
-        assert!(snapshot(Home::Thread).iter().any(|c| c.message() == "here"));
+        assert!(
+            messages(&snapshot(Home::Thread))
+                .iter()
+                .any(|m| m == "here")
+        );
+    }
+
+    #[test]
+    fn trails_copy_fields_and_merge_once() {
+        let mut c = crumb("m");
+        c.text.push_str("42");
+        c.fields[0] = ("n", 1, 3);
+        c.len = 1;
+        let trace = TraceCrumbs::default();
+        keep(Home::Trace(&trace), c);
+        keep(Home::Trace(&trace), crumb("later"));
+        let a = snapshot(Home::Trace(&trace));
+        let fields: Vec<_> = a.iter().next().unwrap().fields().collect();
+        assert_eq!(fields, [("n", "42")]);
+        let other = TraceCrumbs::default();
+        keep(Home::Trace(&other), crumb("elsewhere"));
+        let merged = a.merge(&snapshot(Home::Trace(&other))).merge(&a);
+        assert_eq!(messages(&merged), ["m", "later", "elsewhere"]);
+        let fields: Vec<_> = merged.iter().next().unwrap().fields().collect();
+        assert_eq!(fields, [("n", "42")], "fields survive a merge");
     }
 }

@@ -415,7 +415,7 @@ where
 
 /// The breadcrumbs an error inside `span` carries: its trace's, without
 /// making a ring when there is none.
-fn trace_snapshot<S>(span: &SpanRef<'_, S>) -> Vec<Arc<crumbs::Crumb>>
+fn trace_snapshot<S>(span: &SpanRef<'_, S>) -> crumbs::Trail
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {

@@ -37,9 +37,9 @@ pub(crate) const BREADCRUMBS: usize = 100;
 /// Breadcrumbs held by the process's rings at once, whatever the number of
 /// threads and traces: with [`CRUMB_TEXT`], about 10 MiB at most.
 pub(crate) const LIVE_CRUMBS: usize = 4096;
-/// Breadcrumbs held by errors waiting for the worker; an error queued past
-/// this carries none.
-pub(crate) const QUEUED_CRUMBS: usize = 2048;
+/// Bytes of breadcrumbs copied into errors waiting for the worker; an error
+/// queued past this carries none.
+pub(crate) const QUEUED_CRUMB_BYTES: usize = 4 * 1024 * 1024;
 /// How far back a cut looks for a blank or separator to end on.
 pub(crate) const BACK_OFF: usize = 64;
 

@@ -15,7 +15,7 @@
 use std::backtrace::Backtrace;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
+use std::sync::{Condvar, Mutex, MutexGuard, TryLockError};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,9 +23,9 @@ use sentry::protocol::{SpanId, TraceId};
 use serde_json::Value;
 use tracing_core::{Level, Metadata};
 
-use crate::crumbs::Crumb;
+use crate::crumbs::Trail;
 use crate::features::Counters;
-use crate::limits::QUEUED_CRUMBS;
+use crate::limits::QUEUED_CRUMB_BYTES;
 use crate::transport::Delivery;
 
 /// Most distinct errors waiting for the worker; more are dropped and counted.
@@ -99,7 +99,7 @@ pub(crate) struct ErrorRecord {
     pub(crate) fields: Vec<(&'static str, String)>,
     /// `tags.NAME = value` fields: tags of this event (the crate's own tags win).
     pub(crate) tags: Vec<(&'static str, String)>,
-    pub(crate) crumbs: Vec<Arc<Crumb>>,
+    pub(crate) crumbs: Trail,
     pub(crate) backtrace: Option<Backtrace>,
     /// A panic's location (`file:line`).
     pub(crate) location: Option<String>,
@@ -161,7 +161,7 @@ pub(crate) struct Queue {
     /// Fingerprint → the last queued error with it.
     index: HashMap<u64, usize>,
     callsites: HashMap<usize, Window>,
-    /// Breadcrumbs held by queued errors.
+    /// Bytes of breadcrumbs held by queued errors.
     crumbs: usize,
     /// Reports held by the worker for their callers' reports (`#[instrument(err)]`).
     pub(crate) held: Vec<Held>,
@@ -311,7 +311,7 @@ impl Shared {
     /// Queues an error (a repeat of a queued one past the call site's minute
     /// only adds to that one's count).
     pub(crate) fn push_error(&self, mut record: ErrorRecord) {
-        let mut spare = Vec::new();
+        let mut spare = Trail::default();
         {
             let Some(mut q) = self.queue_briefly() else {
                 return;
@@ -321,11 +321,11 @@ impl Shared {
                 drop(q);
                 return;
             }
-            if q.crumbs + record.crumbs.len() > QUEUED_CRUMBS {
+            if q.crumbs + record.crumbs.bytes() > QUEUED_CRUMB_BYTES {
                 // Freed below, outside the lock.
                 spare = std::mem::take(&mut record.crumbs);
             }
-            q.crumbs += record.crumbs.len();
+            q.crumbs += record.crumbs.bytes();
             let i = q.errors.len();
             q.index.insert(record.fingerprint, i);
             q.errors.push(record);
@@ -419,7 +419,7 @@ mod tests {
             propagating: false,
             fields: Vec::new(),
             tags: Vec::new(),
-            crumbs: Vec::new(),
+            crumbs: Trail::default(),
             backtrace: None,
             location: None,
             trace: None,

@@ -703,7 +703,7 @@ impl Telemetry {
             propagating: false,
             fields: Vec::new(),
             tags: Vec::new(),
-            crumbs: Vec::new(),
+            crumbs: Default::default(),
             backtrace: None,
             location: None,
             trace: None,

@@ -318,14 +318,9 @@ fn absorb(held: &mut ErrorRecord, later: ErrorRecord) {
             held.tags.push(tag);
         }
     }
-    for crumb in later.crumbs {
-        if !held.crumbs.iter().any(|c| Arc::ptr_eq(c, &crumb)) {
-            held.crumbs.push(crumb);
-        }
+    if !later.crumbs.is_empty() {
+        held.crumbs = held.crumbs.merge(&later.crumbs);
     }
-    held.crumbs.sort_by_key(|c| c.timestamp);
-    let extra = held.crumbs.len().saturating_sub(crate::limits::BREADCRUMBS);
-    held.crumbs.drain(..extra);
     held.propagating = later.propagating;
 }
 
@@ -451,7 +446,7 @@ mod tests {
             propagating,
             fields: Vec::new(),
             tags: Vec::new(),
-            crumbs: Vec::new(),
+            crumbs: Default::default(),
             backtrace: None,
             location: None,
             trace: None,

@@ -161,10 +161,12 @@ fn two_tokio_tasks_in_their_own_traces() {
                         }
                         tracing::error!("{name} failed");
                     };
-                    tokio::spawn(
-                        task.instrument(tracing::info_span!("request", name))
-                            .with_subscriber(dispatch.clone()),
-                    )
+                    // The span is made under the subscriber, or it would be disabled
+                    // (no span at all: the crumbs would be the threads').
+                    let span = tracing::dispatcher::with_default(&dispatch, || {
+                        tracing::info_span!("request", name)
+                    });
+                    tokio::spawn(task.instrument(span).with_subscriber(dispatch.clone()))
                 })
                 .collect();
             for task in tasks {

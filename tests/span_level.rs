@@ -37,10 +37,15 @@ fn spans_below_and_at_the_floor() {
 fn names(txn: &Value) -> Vec<String> {
     let mut all = vec![txn["transaction"].as_str().unwrap_or("").to_owned()];
     for span in txn["spans"].as_array().into_iter().flatten() {
-        for key in ["op", "description"] {
-            if let Some(name) = span[key].as_str() {
-                all.push(name.to_owned());
-            }
+        // The description is `target::name`; the op is a category.
+        if let Some(description) = span["description"].as_str() {
+            all.push(
+                description
+                    .rsplit("::")
+                    .next()
+                    .unwrap_or(description)
+                    .to_owned(),
+            );
         }
     }
     all
