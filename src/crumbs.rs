@@ -71,6 +71,14 @@ impl Crumb {
     }
 }
 
+/// What became of a crumb offered to a ring.
+enum Pushed {
+    /// Kept; the crumb it evicted, if any, is free for reuse.
+    Kept(Option<Crumb>),
+    /// Not kept (a busy ring, or the process-wide bound): the crumb comes back.
+    Dropped(Crumb),
+}
+
 /// One ring of crumbs, oldest first.
 #[derive(Debug, Default)]
 struct Ring {
@@ -78,25 +86,25 @@ struct Ring {
 }
 
 impl Ring {
-    /// Adds a crumb; returns the one it evicted, if any. `Err`: the
-    /// process-wide bound left no room and this ring had nothing to evict.
-    fn push(&mut self, crumb: Crumb) -> Result<Option<Crumb>, Crumb> {
+    /// Adds a crumb, evicting the oldest past [`BREADCRUMBS`]; at the
+    /// process-wide bound, only in place of one of its own.
+    fn push(&mut self, crumb: Crumb) -> Pushed {
         if self.crumbs.len() >= BREADCRUMBS {
             let evicted = self.crumbs.pop_front();
             self.crumbs.push_back(crumb);
-            return Ok(evicted);
+            return Pushed::Kept(evicted);
         }
         if LIVE.fetch_add(1, Ordering::Relaxed) >= LIVE_CRUMBS {
             LIVE.fetch_sub(1, Ordering::Relaxed);
             // At the bound: make room in this ring, or drop the crumb.
             let Some(evicted) = self.crumbs.pop_front() else {
-                return Err(crumb);
+                return Pushed::Dropped(crumb);
             };
             self.crumbs.push_back(crumb);
-            return Ok(Some(evicted));
+            return Pushed::Kept(Some(evicted));
         }
         self.crumbs.push_back(crumb);
-        Ok(None)
+        Pushed::Kept(None)
     }
 
     fn copy(&self) -> Trail {
@@ -165,7 +173,7 @@ pub(crate) fn keep(home: Home<'_>, crumb: Crumb) {
     let pushed = match home {
         Home::Trace(trace) => match trace.0.try_lock() {
             Ok(mut ring) => ring.push(crumb),
-            Err(_) => Err(crumb),
+            Err(_) => Pushed::Dropped(crumb),
         },
         Home::Thread => {
             let mut crumb = Some(crumb);
@@ -175,18 +183,18 @@ pub(crate) fn keep(home: Home<'_>, crumb: Crumb) {
             });
             match (pushed, crumb) {
                 (Ok(Some(pushed)), _) => pushed,
-                (_, Some(crumb)) => Err(crumb),
-                (_, None) => Ok(None),
+                (_, Some(crumb)) => Pushed::Dropped(crumb),
+                (_, None) => Pushed::Kept(None),
             }
         }
     };
     let spare = match pushed {
-        Err(crumb) => {
+        Pushed::Dropped(crumb) => {
             DROPPED.fetch_add(1, Ordering::Relaxed);
             crumb
         }
-        Ok(Some(evicted)) => evicted,
-        Ok(None) => return,
+        Pushed::Kept(Some(evicted)) => evicted,
+        Pushed::Kept(None) => return,
     };
     // Kept for the next crumb of this thread (when a long one grew it too
     // much, it is freed instead).
