@@ -125,6 +125,7 @@
 
 mod config;
 mod features;
+mod fs;
 mod identity;
 mod internal;
 mod layer;

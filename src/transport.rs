@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -85,6 +84,9 @@ pub enum Delivery {
     BackingOff,
     /// The server refused it with this HTTP status.
     Refused(u16),
+    /// Not delivered: the server answered with a redirect (this HTTP status);
+    /// redirects are never followed, so the DSN's key goes to its host only.
+    Redirected(u16),
     /// The server could not be reached: connection refused, timeout, reset, DNS.
     Unreachable(String),
     /// Nothing was sent: telemetry is off, or nothing was left after filtering.
@@ -346,11 +348,8 @@ impl Sink for PreviewSink {
                     text.push_str(&item.payload.to_string());
                     text.push('\n');
                 }
-                let written = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .and_then(|mut f| f.write_all(text.as_bytes()));
+                let written =
+                    crate::fs::open_preview(path).and_then(|mut f| f.write_all(text.as_bytes()));
                 if written.is_err() {
                     return Delivery::Unreachable(format!("cannot write {}", path.display()));
                 }
