@@ -137,7 +137,7 @@ mod telemetry;
 pub mod testing;
 mod transport;
 
-pub use crate::config::{Config, FileState, Preview, Setting, Source};
+pub use crate::config::{Config, ConfigFile, FileState, Preview, Setting, Source};
 pub use crate::config::{ConfigError, ConfigErrorKind};
 pub use crate::identity::AnonymousId;
 pub use crate::layer::{TelemetryLayer, layer};

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant, SystemTime};
 use sentry::protocol::{Context, Map};
 
 use crate::config::{Config, FileChoice, Overrides, Preview};
-use crate::identity::AnonymousId;
 use crate::internal::Signals;
 use crate::layer::{GLOBAL, IN_WORKER, TelemetryLayer};
 use crate::pipeline::{ErrorRecord, Link, Origin, Shared, Switches, Worker};
@@ -64,6 +63,21 @@ impl TelemetryBuilder {
         Self {
             overrides: Overrides {
                 dsn: Some(dsn.into()),
+                ..self.overrides
+            },
+            ..self
+        }
+    }
+
+    /// The DSN usage events (`feature = "..."` counts) are sent to, a GlitchTip
+    /// project of their own, so they do not mix with the errors.
+    /// `OPENADAPT_TELEMETRY_USAGE_DSN` and the config file's `usage_dsn`
+    /// override it. By default, there is none, and usage events go to the
+    /// [`dsn`](Self::dsn).
+    pub fn usage_dsn(self, dsn: impl Into<String>) -> Self {
+        Self {
+            overrides: Overrides {
+                usage_dsn: Some(dsn.into()),
                 ..self.overrides
             },
             ..self
@@ -269,9 +283,11 @@ impl TelemetryBuilder {
     /// off where privacy is at stake. When telemetry is off nothing starts: no
     /// client, no thread, no file, no network.
     pub fn init(self) -> Telemetry {
+        // The process environment: a value that is not UTF-8 comes with U+FFFD
+        // in it, so a variable that controls the opt-out fails closed.
         let env: &dyn Fn(&str) -> Option<String> = match &self.env {
             Some(lookup) => lookup.as_ref(),
-            None => &|name: &str| std::env::var(name).ok(),
+            None => &crate::config::process_env,
         };
         let config = crate::config::resolve(env, &self.file, &self.overrides, Signals::detect());
         for line in config.warnings() {
@@ -319,10 +335,10 @@ impl TelemetryBuilder {
             traces_sample_rate: f64::from(*config.traces_sample_rate().value()),
         };
         let shared = Arc::new(Shared::new(switches));
-        // Issue 6 (CLI session): the anonymous id, sent as the Sentry user id.
-        // Only when sending to a DSN (never in preview, never while off), kept
-        // beside the config file resolved above (so an injected env or
-        // `no_config_file` never touches the real config folder).
+        // The install id, sent as the Sentry user id: OPENADAPT_TELEMETRY_DISTINCT_ID,
+        // else ~/.openadapt/telemetry_distinct_id (shared with the Python
+        // packages). Only when sending to a DSN (never in preview, never while
+        // off); `no_config_file` touches no id file.
         let anonymous_id = if self.preview || config.preview().is_some() {
             None
         } else {
@@ -330,8 +346,7 @@ impl TelemetryBuilder {
                 .dsn()
                 .value()
                 .as_ref()
-                .and(AnonymousId::of(&config))
-                .and_then(|id| id.load_or_create().ok())
+                .and_then(|_| crate::identity::install_id(&config))
         };
         let worker = Worker {
             shared: shared.clone(),
