@@ -1,11 +1,12 @@
 //! Configuration with provenance: crate defaults < builder (package defaults) <
-//! config file < environment, and `DO_NOT_TRACK` above everything.
+//! config file < environment, and the opt-outs above everything.
 //!
 //! Resolution is a pure function, [`resolve`], over an injected environment lookup,
-//! a [`FileChoice`] and the [`Overrides`] a package set on its builder, so tests
-//! need neither `std::env::set_var` nor the real home directory. It never fails and
-//! never panics: a bad value costs that value (or, for the file, a DSN, `enabled`
-//! and `send_default_pii`, costs telemetry itself) plus one warning line.
+//! a [`FileChoice`], the [`Overrides`] a package set on its builder and the
+//! process [`Signals`] (the working directory, the build), so tests need neither
+//! `std::env::set_var` nor the real home directory. It never fails and never
+//! panics: a bad value costs that value (or, for a file, a DSN, `enabled` and
+//! `send_default_pii`, costs telemetry itself) plus one warning line.
 //!
 //! Decisions:
 //!
@@ -14,15 +15,29 @@
 //! - A bad value falls through to the next source (env, then file, then builder,
 //!   then the crate default); the warning names the value actually used.
 //! - Fail closed where a bad value could mean "off": an unreadable or malformed
-//!   file, an `enabled` that is not a boolean, a DSN that does not parse, and
-//!   `send_default_pii: true` all turn telemetry off.
+//!   file, an `enabled` that is not a boolean, a DSN that does not parse, a
+//!   variable that controls the opt-out or the file locations and is not valid
+//!   UTF-8, and `send_default_pii: true` all turn telemetry off. A bad
+//!   `usage_dsn` turns usage events off (errors still have their DSN).
 //! - Only the effective value of a key is checked: a bad builder DSN hidden by a
 //!   good `OPENADAPT_TELEMETRY_DSN` is not reported.
 //! - `DO_NOT_TRACK` disables when set to anything but `0`/`false`/`no`/`off`
 //!   (`1` and `true` are the documented values).
-//! - When the user (or package) opted out — `DO_NOT_TRACK`, or `enabled` false
-//!   from any source — everything is still resolved (so `status` can show it) but
-//!   [`Config::warnings`] is empty: nobody is nagged about settings that are unused.
+//! - Two config files, as the family shares them: `~/.config/openadapt/telemetry.json`
+//!   (the Python packages' file) and, when `XDG_CONFIG_HOME` names another
+//!   folder and a file is there, `$XDG_CONFIG_HOME/openadapt/telemetry.json`.
+//!   `"enabled": false` in either turns telemetry off; otherwise the XDG file's
+//!   keys win. `OPENADAPT_TELEMETRY_CONFIG` names one file, read alone.
+//! - Python's `json.dump` writes bare `NaN`, `Infinity` and `-Infinity`: they are
+//!   read as invalid values of their key (one warning, that key's default), not
+//!   as a malformed file.
+//! - A repository can opt out: see [`manifest`]. It turns everything off, over
+//!   any variable or file that enables.
+//! - When the user (or package, or repository) opted out, everything is still
+//!   resolved (so `status` can show it) but [`Config::warnings`] is empty:
+//!   nobody is nagged about settings that are unused.
+
+mod manifest;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -30,6 +45,7 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
+use crate::fs::{self, CONFIG_LIMIT, ReadError};
 use crate::internal::{self, Signals};
 
 const PREFIX: &str = "openadapt-telemetry: ";
@@ -37,16 +53,56 @@ const PREFIX: &str = "openadapt-telemetry: ";
 const DO_NOT_TRACK: &str = "DO_NOT_TRACK";
 const ENABLED: &str = "OPENADAPT_TELEMETRY_ENABLED";
 const DSN: &str = "OPENADAPT_TELEMETRY_DSN";
+const USAGE_DSN: &str = "OPENADAPT_TELEMETRY_USAGE_DSN";
 const ENVIRONMENT: &str = "OPENADAPT_TELEMETRY_ENVIRONMENT";
 const SAMPLE_RATE: &str = "OPENADAPT_TELEMETRY_SAMPLE_RATE";
 const TRACES_SAMPLE_RATE: &str = "OPENADAPT_TELEMETRY_TRACES_SAMPLE_RATE";
 const CONFIG: &str = "OPENADAPT_TELEMETRY_CONFIG";
 const DEBUG: &str = "OPENADAPT_TELEMETRY_DEBUG";
 const DEBUG_FILE: &str = "OPENADAPT_TELEMETRY_DEBUG_FILE";
+const IN_CI: &str = "OPENADAPT_TELEMETRY_IN_CI";
+const DISTINCT_ID: &str = "OPENADAPT_TELEMETRY_DISTINCT_ID";
+const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+const HOME: &str = "HOME";
+
+/// Variables that decide whether telemetry runs, where it writes or which
+/// files say so: one that is not valid UTF-8 turns telemetry off, since what
+/// it says cannot be known.
+const FAIL_CLOSED_VARIABLES: [&str; 7] = [
+    DO_NOT_TRACK,
+    ENABLED,
+    CONFIG,
+    XDG_CONFIG_HOME,
+    HOME,
+    DEBUG,
+    DEBUG_FILE,
+];
 
 const DEFAULT_ENVIRONMENT: &str = "production";
 const DEFAULT_SAMPLE_RATE: f32 = 1.0;
 const DEFAULT_TRACES_SAMPLE_RATE: f32 = 0.01;
+
+/// The config file's place under the config folder (`~/.config`, `$XDG_CONFIG_HOME`).
+const RELATIVE: [&str; 2] = ["openadapt", "telemetry.json"];
+/// The install id file, under the home directory: the Python package's.
+const ID_FILE: [&str; 2] = [".openadapt", "telemetry_distinct_id"];
+/// The crate's former id file, beside the config file.
+const LEGACY_ID_FILE: &str = "anonymous_id";
+
+/// The variable `name` of the process environment, trimmed of nothing; a
+/// value that is not valid UTF-8 is returned with U+FFFD in place of each bad
+/// sequence, so that it is seen as set, and unreadable (see [`not_utf8`]).
+pub(crate) fn process_env(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|value| match value.into_string() {
+        Ok(text) => text,
+        Err(raw) => raw.to_string_lossy().into_owned(),
+    })
+}
+
+/// Whether a variable's text stands for a value that was not valid UTF-8.
+fn not_utf8(text: &str) -> bool {
+    text.contains(char::REPLACEMENT_CHARACTER)
+}
 
 /// Where an effective value came from.
 #[non_exhaustive]
@@ -64,6 +120,22 @@ pub enum Source {
     DoNotTrack,
     /// Internal-usage heuristics (CI, `.git`, cargo, debug build).
     Detected,
+    /// Running in CI, as this variable says: usage events are off there
+    /// unless `OPENADAPT_TELEMETRY_IN_CI` is true.
+    Ci(&'static str),
+    /// A repository-wide opt-out: the `telemetry` key of an OpenAdapt table
+    /// in a `pyproject.toml` or `Cargo.toml` at or above the working directory.
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// The table, as written in TOML: `[tool.openadapt]`.
+        table: &'static str,
+        /// The `telemetry` value, as written.
+        value: String,
+    },
+    /// This environment variable is set to a value that is not valid UTF-8:
+    /// what it says cannot be known, so telemetry is off.
+    NotUtf8(&'static str),
 }
 
 impl fmt::Display for Source {
@@ -75,6 +147,16 @@ impl fmt::Display for Source {
             Self::Env(name) => write!(f, "environment variable {name}"),
             Self::DoNotTrack => f.write_str("DO_NOT_TRACK"),
             Self::Detected => f.write_str("detected"),
+            Self::Ci(name) => write!(
+                f,
+                "CI ({name} is set; {IN_CI}=true sends usage events there)"
+            ),
+            Self::Manifest { path, table, value } => write!(
+                f,
+                "repository opt-out {table} telemetry = {value} in {}",
+                path.display()
+            ),
+            Self::NotUtf8(name) => write!(f, "environment variable {name} (not valid UTF-8)"),
         }
     }
 }
@@ -112,7 +194,7 @@ pub enum Preview {
     File(PathBuf),
 }
 
-/// State of the config file.
+/// State of a config file.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileState {
@@ -120,11 +202,31 @@ pub enum FileState {
     NotFound,
     /// The file was read and is a JSON object.
     Loaded,
-    /// The file cannot be read or is not a JSON object: telemetry is off. The
+    /// The file cannot be read (not a regular file, larger than 1 MiB, not
+    /// UTF-8, no permission) or is not a JSON object: telemetry is off. The
     /// string is a one-line reason.
     Invalid(String),
     /// No path could be determined, or the caller chose not to read a file.
     NotUsed,
+}
+
+/// A config file that was consulted, and what was found there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFile {
+    path: PathBuf,
+    state: FileState,
+}
+
+impl ConfigFile {
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What happened when it was read.
+    pub fn state(&self) -> &FileState {
+        &self.state
+    }
 }
 
 /// The resolved configuration.
@@ -133,7 +235,9 @@ pub struct Config {
     enabled: Setting<bool>,
     internal: Setting<bool>,
     internal_reason: String,
+    ci: Setting<bool>,
     dsn: Setting<Option<String>>,
+    usage_dsn: Setting<Option<String>>,
     environment: Setting<String>,
     sample_rate: Setting<f32>,
     traces_sample_rate: Setting<f32>,
@@ -144,23 +248,28 @@ pub struct Config {
     preview: Option<Preview>,
     file_path: Option<PathBuf>,
     file_state: FileState,
+    files: Vec<ConfigFile>,
+    id_file: Option<PathBuf>,
+    legacy_id_file: Option<PathBuf>,
+    distinct_id: Option<String>,
     warnings: Vec<String>,
 }
 
 impl Config {
-    /// Resolve from the real process environment and the default config file
-    /// location, with no package defaults.
+    /// Resolve from the real process environment, the default config file
+    /// locations and the working directory, with no package defaults.
     pub fn load() -> Self {
         resolve(
-            &|name| std::env::var(name).ok(),
+            &process_env,
             &FileChoice::Locate,
             &Overrides::default(),
             Signals::detect(),
         )
     }
 
-    /// Whether telemetry runs: the final decision, after `DO_NOT_TRACK`, an invalid
-    /// config file, a DSN that does not parse and a refused `send_default_pii`.
+    /// Whether telemetry runs: the final decision, after `DO_NOT_TRACK`, a
+    /// repository opt-out, an invalid config file, a DSN that does not parse, a
+    /// refused `send_default_pii` and variables that are not valid UTF-8.
     pub fn enabled(&self) -> &Setting<bool> {
         &self.enabled
     }
@@ -176,9 +285,24 @@ impl Config {
         &self.internal_reason
     }
 
+    /// Whether this process runs in CI: `true` with the CI variable that says
+    /// so as its [`Source::Env`], or `false` ([`Source::Detected`]). A CI
+    /// variable set to `0` or `false` does not count.
+    pub fn ci(&self) -> &Setting<bool> {
+        &self.ci
+    }
+
     /// The DSN to send to; only a DSN that parses, `None` if there is none.
     pub fn dsn(&self) -> &Setting<Option<String>> {
         &self.dsn
+    }
+
+    /// The DSN usage events go to, when they go to a project of their own
+    /// (`usage_dsn`, `OPENADAPT_TELEMETRY_USAGE_DSN`); `None`: they go to
+    /// [`dsn`](Self::dsn). A usage DSN that does not parse is `None` with its
+    /// source, and turns [`feature_usage`](Self::feature_usage) off.
+    pub fn usage_dsn(&self) -> &Setting<Option<String>> {
+        &self.usage_dsn
     }
 
     /// The environment name sent with every event.
@@ -206,7 +330,9 @@ impl Config {
         &self.performance_tracking
     }
 
-    /// Whether feature-usage counts are reported.
+    /// Whether feature-usage counts are reported. Off in CI
+    /// ([`Source::Ci`]) unless `OPENADAPT_TELEMETRY_IN_CI` is true, and off
+    /// when the usage DSN does not parse.
     pub fn feature_usage(&self) -> &Setting<bool> {
         &self.feature_usage
     }
@@ -223,19 +349,46 @@ impl Config {
         self.preview.as_ref()
     }
 
-    /// The config file consulted, if a path could be determined.
+    /// The main config file: the one `OPENADAPT_TELEMETRY_CONFIG` or the
+    /// builder names, else `~/.config/openadapt/telemetry.json`; `None` when no
+    /// path could be determined or no file is read.
     pub fn file_path(&self) -> Option<&Path> {
         self.file_path.as_deref()
     }
 
-    /// What happened when the config file was read.
+    /// What happened when the main config file was read.
     pub fn file_state(&self) -> &FileState {
         &self.file_state
     }
 
+    /// Every config file consulted, the main one first, then the
+    /// `$XDG_CONFIG_HOME` one when it was read too (its keys win).
+    pub fn config_files(&self) -> &[ConfigFile] {
+        &self.files
+    }
+
+    /// The install id set by `OPENADAPT_TELEMETRY_DISTINCT_ID`, sent instead of
+    /// the one kept in the install id file.
+    pub fn distinct_id(&self) -> Option<&str> {
+        self.distinct_id.as_deref()
+    }
+
+    /// The install id file, `~/.openadapt/telemetry_distinct_id`, shared with
+    /// the Python packages; `None` without a home directory or a config file.
+    pub(crate) fn id_file(&self) -> Option<&Path> {
+        self.id_file.as_deref()
+    }
+
+    /// The crate's former id file, `anonymous_id` beside the config file
+    /// (migrated to [`id_file`](Self::id_file) once).
+    pub(crate) fn legacy_id_file(&self) -> Option<&Path> {
+        self.legacy_id_file.as_deref()
+    }
+
     /// Problems found, one line each, ready for stderr, each starting
-    /// `openadapt-telemetry: `. Empty when the user opted out (`DO_NOT_TRACK` or
-    /// `enabled` false): settings that are not used are not complained about.
+    /// `openadapt-telemetry: `. Empty when the user opted out (`DO_NOT_TRACK`,
+    /// `enabled` false, a repository opt-out): settings that are not used are
+    /// not complained about.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -247,6 +400,7 @@ pub(crate) struct Overrides {
     pub(crate) enabled: Option<bool>,
     pub(crate) internal: Option<bool>,
     pub(crate) dsn: Option<String>,
+    pub(crate) usage_dsn: Option<String>,
     pub(crate) environment: Option<String>,
     pub(crate) sample_rate: Option<f32>,
     pub(crate) traces_sample_rate: Option<f32>,
@@ -259,7 +413,8 @@ pub(crate) struct Overrides {
 /// Which config file to read.
 #[derive(Debug, Clone)]
 pub(crate) enum FileChoice {
-    /// `OPENADAPT_TELEMETRY_CONFIG`, else the default location (see [`default_path`]).
+    /// `OPENADAPT_TELEMETRY_CONFIG`, else the shared file and the XDG one (see
+    /// [`locate`]).
     Locate,
     /// This file.
     Path(PathBuf),
@@ -270,30 +425,123 @@ pub(crate) enum FileChoice {
     None,
 }
 
-/// The config file's top-level object, as parsed by [`parse_file`].
+/// The config files' top-level objects, as parsed by [`parse_file`], the one
+/// whose keys win first.
 #[derive(Debug, Clone)]
 pub(crate) struct FileValues {
-    path: PathBuf,
-    object: serde_json::Map<String, Value>,
+    layers: Vec<(PathBuf, serde_json::Map<String, Value>)>,
+}
+
+/// A value with no null or blank string: set.
+fn is_set(value: &Value) -> bool {
+    !value.is_null() && !value.as_str().is_some_and(|s| s.trim().is_empty())
 }
 
 impl FileValues {
-    /// The value of `key`; `None` when absent, `null` or a blank string.
-    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
-        self.object.get(key).filter(|value| {
-            !value.is_null() && !value.as_str().is_some_and(|s| s.trim().is_empty())
+    /// The value of `key` and the file it comes from; `None` when absent,
+    /// `null` or a blank string in every file.
+    fn get(&self, key: &str) -> Option<(&Value, &Path)> {
+        self.layers.iter().find_map(|(path, object)| {
+            object
+                .get(key)
+                .filter(|value| is_set(value))
+                .map(|value| (value, path.as_path()))
         })
+    }
+
+    /// `"enabled": false` in any file (an opt-out in either wins), else the
+    /// `enabled` of the file whose keys win.
+    fn enabled(&self) -> Option<(&Value, &Path)> {
+        self.layers
+            .iter()
+            .find_map(|(path, object)| {
+                (object.get("enabled") == Some(&Value::Bool(false)))
+                    .then_some((&Value::Bool(false), path.as_path()))
+            })
+            .or_else(|| self.get("enabled"))
     }
 }
 
-/// Parse the config file's text; the error is a one-line reason.
-pub(crate) fn parse_file(path: &Path, text: &str) -> Result<FileValues, String> {
+/// The three bare words Python's `json.dump` writes for floats that JSON has
+/// no number for, and the string each is read as (a NUL no real value holds).
+const NON_FINITE: [(&str, &str); 3] = [
+    ("-Infinity", "\u{0}-Infinity"),
+    ("Infinity", "\u{0}Infinity"),
+    ("NaN", "\u{0}NaN"),
+];
+
+/// `text` with every bare `NaN`, `Infinity` and `-Infinity` outside strings
+/// replaced by a JSON string holding its marker (see [`NON_FINITE`]).
+fn mark_non_finite(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut in_string = false;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            match c {
+                '\\' => {
+                    let n = rest.chars().take(2).map(char::len_utf8).sum();
+                    out.push_str(&rest[..n]);
+                    rest = &rest[n..];
+                    continue;
+                }
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some((word, marker)) = NON_FINITE.iter().find(|(word, _)| {
+            rest.starts_with(word)
+                && !rest[word.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|next| next.is_ascii_alphanumeric() || next == '_')
+        }) {
+            out.push_str(&serde_json::Value::from(*marker).to_string());
+            rest = &rest[word.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// The bare word a marker stands for, if `value` is one.
+fn non_finite(value: &Value) -> Option<&'static str> {
+    let text = value.as_str()?;
+    NON_FINITE
+        .iter()
+        .find(|(_, marker)| *marker == text)
+        .map(|(word, _)| *word)
+}
+
+/// `value` as JSON text, markers written back as their bare words, as Python
+/// wrote them.
+fn json_text(value: &Value) -> String {
+    match non_finite(value) {
+        Some(word) => word.to_owned(),
+        None => value.to_string(),
+    }
+}
+
+/// `text` (serialised JSON) with every marker string written back as its bare
+/// word, so a file rewritten by `enable`/`disable` keeps Python's `NaN`.
+fn unmark_non_finite(text: &str) -> String {
+    let mut out = text.to_owned();
+    for (word, marker) in NON_FINITE {
+        let quoted = Value::from(marker).to_string();
+        out = out.replace(&quoted, word);
+    }
+    out
+}
+
+/// Parse a config file's text; the error is a one-line reason.
+pub(crate) fn parse_file(text: &str) -> Result<serde_json::Map<String, Value>, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    match serde_json::from_str::<Value>(text).map_err(|e| e.to_string())? {
-        Value::Object(object) => Ok(FileValues {
-            path: path.to_owned(),
-            object,
-        }),
+    let marked = mark_non_finite(text);
+    match serde_json::from_str::<Value>(&marked).map_err(|e| e.to_string())? {
+        Value::Object(object) => Ok(object),
         other => Err(format!(
             "expected a JSON object, found {}",
             json_kind(&other)
@@ -312,24 +560,62 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// The config file to read when none is named explicitly:
-/// `OPENADAPT_TELEMETRY_CONFIG`, else `$XDG_CONFIG_HOME/openadapt/telemetry.json`
-/// (only if absolute), else `$HOME/.config/openadapt/telemetry.json` (`HOME` from
-/// `env`, else [`dirs::home_dir`]), the same file the Python packages use.
-pub(crate) fn default_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    if let Some(path) = var(env, CONFIG) {
-        return Some(PathBuf::from(path));
-    }
-    let relative = Path::new("openadapt").join("telemetry.json");
-    if let Some(xdg) = var(env, "XDG_CONFIG_HOME").map(PathBuf::from)
-        && xdg.is_absolute()
-    {
-        return Some(xdg.join(relative));
-    }
-    let home = var(env, "HOME")
+/// The home directory: `HOME` from `env` if absolute, else (when `fallback`)
+/// the operating system's idea of it ([`dirs::home_dir`]).
+fn home_dir(env: &dyn Fn(&str) -> Option<String>, fallback: bool) -> Option<PathBuf> {
+    var(env, HOME)
         .map(PathBuf::from)
-        .or_else(dirs::home_dir)?;
-    Some(home.join(".config").join(relative))
+        .filter(|home| home.is_absolute())
+        .or_else(|| fallback.then(dirs::home_dir).flatten())
+}
+
+/// The config files found by [`FileChoice::Locate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Located {
+    /// The main file: `OPENADAPT_TELEMETRY_CONFIG`, else the shared file.
+    pub(crate) main: PathBuf,
+    /// `$XDG_CONFIG_HOME/openadapt/telemetry.json`, when it is another file
+    /// than the main one (read only if it exists).
+    pub(crate) xdg: Option<PathBuf>,
+    /// The main file is named by `OPENADAPT_TELEMETRY_CONFIG`.
+    pub(crate) named: bool,
+}
+
+/// The config files to read when none is named by the builder:
+/// `OPENADAPT_TELEMETRY_CONFIG` alone, else `$HOME/.config/openadapt/telemetry.json`
+/// (`HOME` from `env`, else [`dirs::home_dir`]), the file the Python packages
+/// use, and `$XDG_CONFIG_HOME/openadapt/telemetry.json` (only if absolute, and
+/// another file). Without a home directory, the XDG file is the main one.
+pub(crate) fn locate(env: &dyn Fn(&str) -> Option<String>) -> Option<Located> {
+    if let Some(path) = var(env, CONFIG) {
+        return Some(Located {
+            main: PathBuf::from(path),
+            xdg: None,
+            named: true,
+        });
+    }
+    let xdg = var(env, XDG_CONFIG_HOME)
+        .map(PathBuf::from)
+        .filter(|xdg| xdg.is_absolute())
+        .map(|xdg| RELATIVE.iter().fold(xdg, |p, part| p.join(part)));
+    let shared = home_dir(env, true).map(|home| {
+        RELATIVE
+            .iter()
+            .fold(home.join(".config"), |p, part| p.join(part))
+    });
+    match (shared, xdg) {
+        (Some(main), xdg) => Some(Located {
+            xdg: xdg.filter(|xdg| *xdg != main),
+            main,
+            named: false,
+        }),
+        (None, Some(main)) => Some(Located {
+            main,
+            xdg: None,
+            named: false,
+        }),
+        (None, None) => None,
+    }
 }
 
 /// The variable `name`, trimmed; `None` when unset, empty or blank.
@@ -392,10 +678,9 @@ trait Kind: Sized {
     }
     /// Show a config file value in a message.
     fn show_json(value: &Value) -> String {
-        clip(value.to_string())
+        clip(json_text(value))
     }
 }
-
 const BOOL_EXPECTED: &str = "expected true/false, 1/0, yes/no or on/off";
 
 impl Kind for bool {
@@ -445,6 +730,7 @@ impl Kind for String {
     fn from_json(value: &Value) -> Result<Self, String> {
         value
             .as_str()
+            .filter(|_| non_finite(value).is_none())
             .map(|s| s.trim().to_owned())
             .ok_or_else(|| "expected a string".to_owned())
     }
@@ -487,9 +773,9 @@ impl Kind for DsnText {
         clip(format!("{:?}", mask_dsn(text)))
     }
     fn show_json(value: &Value) -> String {
-        match value.as_str() {
+        match value.as_str().filter(|_| non_finite(value).is_none()) {
             Some(s) => Self::show_text(s),
-            None => clip(value.to_string()),
+            None => clip(json_text(value)),
         }
     }
 }
@@ -540,17 +826,19 @@ impl Resolver<'_> {
                 });
             }
         }
-        if let Some(file) = self.file
-            && let Some(json) = file.get(key)
-        {
-            let source = Source::File(file.path.clone());
+        let found = self.file.and_then(|file| match key {
+            "enabled" => file.enabled(),
+            _ => file.get(key),
+        });
+        if let Some((json, path)) = found {
+            let source = Source::File(path.to_owned());
             offers.push(match T::from_json(json) {
                 Ok(value) => Ok(Setting::new(value, source)),
                 Err(why) => Err((
                     source,
                     format!(
                         "invalid \"{key}\" in config file {}: {}: {why}",
-                        file.path.display(),
+                        path.display(),
                         T::show_json(json)
                     ),
                 )),
@@ -596,128 +884,272 @@ impl Resolver<'_> {
     }
 
     /// The first value offered for `key`, fail-closed: a bad one is reported with
-    /// "telemetry is off" and returned as [`Outcome::Bad`].
+    /// its consequence (`telemetry is off`) and returned as [`Outcome::Bad`].
     fn first<T: Kind>(
         &mut self,
         key: &str,
         vars: &[&'static str],
         builder: Option<T>,
+        consequence: &str,
     ) -> Outcome<T> {
         match self.offers(key, vars, builder).into_iter().next() {
             Some(Ok(setting)) => Outcome::Valid(setting),
             Some(Err((source, problem))) => {
-                self.warn(format!("{problem}; telemetry is off"));
+                self.warn(format!("{problem}; {consequence}"));
                 Outcome::Bad(source)
             }
             None => Outcome::Unset,
         }
     }
+
+    /// A boolean variable that switches something on; a bad value is
+    /// reported with what happens instead, and reads as false.
+    fn switch(&mut self, name: &str, otherwise: &str) -> bool {
+        let Some(text) = var(self.env, name) else {
+            return false;
+        };
+        match parse_bool(&text) {
+            Some(on) => on,
+            None => {
+                self.warn(format!(
+                    "invalid {name} {}: {BOOL_EXPECTED}; {otherwise}",
+                    bool::show_text(&text)
+                ));
+                false
+            }
+        }
+    }
 }
 
-/// Read the config file chosen: its path, state, values, and a warning if any.
-fn read_file(
-    env: &dyn Fn(&str) -> Option<String>,
-    choice: &FileChoice,
-) -> (
-    Option<PathBuf>,
-    FileState,
-    Option<FileValues>,
-    Option<String>,
-) {
-    let (path, text) = match choice {
-        FileChoice::None => return (None, FileState::NotUsed, None, None),
+/// What reading the config files found.
+#[derive(Debug)]
+struct FilesRead {
+    /// The main file.
+    main: Option<PathBuf>,
+    /// Its state.
+    state: FileState,
+    /// Every file consulted, the main one first.
+    files: Vec<ConfigFile>,
+    /// The values of the files that loaded.
+    values: Option<FileValues>,
+    /// The first file that is invalid (telemetry is then off).
+    invalid: Option<PathBuf>,
+    /// The folder of the crate's former id file.
+    legacy_dir: Option<PathBuf>,
+    /// Problems, one line each, with the prefix.
+    warnings: Vec<String>,
+}
+
+impl FilesRead {
+    /// No file read.
+    fn none() -> Self {
+        Self {
+            main: None,
+            state: FileState::NotUsed,
+            files: Vec::new(),
+            values: None,
+            invalid: None,
+            legacy_dir: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Read the config files chosen.
+fn read_files(env: &dyn Fn(&str) -> Option<String>, choice: &FileChoice) -> FilesRead {
+    #[cfg(test)]
+    let mut given: Option<&str> = None;
+    let (main, xdg, named) = match choice {
+        FileChoice::None => return FilesRead::none(),
         #[cfg(test)]
-        FileChoice::Contents { path, text } => (path.clone(), Ok(Some(text.clone()))),
-        FileChoice::Path(path) => (path.clone(), read_text(path)),
-        FileChoice::Locate => match default_path(env) {
-            Some(path) => {
-                let text = read_text(&path);
-                (path, text)
-            }
-            None => return (None, FileState::NotUsed, None, None),
+        FileChoice::Contents { path, text } => {
+            given = Some(text);
+            (path.clone(), None, false)
+        }
+        FileChoice::Path(path) => (path.clone(), None, false),
+        FileChoice::Locate => match locate(env) {
+            Some(located) => (located.main, located.xdg, located.named),
+            None => return FilesRead::none(),
         },
     };
-    let parsed = match text {
-        Ok(Some(text)) => parse_file(&path, &text),
-        Ok(None) => {
-            let warning = (matches!(choice, FileChoice::Locate) && var(env, CONFIG).is_some())
-                .then(|| {
-                    format!(
+    let mut out = FilesRead {
+        legacy_dir: xdg.as_deref().unwrap_or(&main).parent().map(Path::to_owned),
+        ..FilesRead::none()
+    };
+    let mut layers = Vec::new();
+    let mut read = |path: &Path, is_main: bool, out: &mut FilesRead| {
+        #[cfg(test)]
+        let text = match given.take() {
+            Some(text) => Ok(Some(text.to_owned())),
+            None => fs::read_text(path, CONFIG_LIMIT),
+        };
+        #[cfg(not(test))]
+        let text = fs::read_text(path, CONFIG_LIMIT);
+        let state = match text.map_err(|e| e.to_string()).and_then(|text| match text {
+            Some(text) => parse_file(&text).map(Some),
+            None => Ok(None),
+        }) {
+            Ok(Some(object)) => {
+                layers.insert(0, (path.to_owned(), object));
+                FileState::Loaded
+            }
+            Ok(None) => {
+                if !is_main {
+                    return;
+                }
+                if named {
+                    out.warnings.push(format!(
                         "{PREFIX}config file {} named by {CONFIG} does not exist",
                         path.display()
-                    )
-                });
-            return (Some(path), FileState::NotFound, None, warning);
-        }
-        Err(reason) => Err(reason),
+                    ));
+                }
+                FileState::NotFound
+            }
+            Err(reason) => {
+                out.warnings.push(format!(
+                    "{PREFIX}invalid config file {}: {reason}; telemetry is off",
+                    path.display()
+                ));
+                out.invalid.get_or_insert_with(|| path.to_owned());
+                FileState::Invalid(reason)
+            }
+        };
+        out.files.push(ConfigFile {
+            path: path.to_owned(),
+            state,
+        });
     };
-    match parsed {
-        Ok(values) => (Some(path), FileState::Loaded, Some(values), None),
-        Err(reason) => {
-            let warning = format!(
-                "{PREFIX}invalid config file {}: {reason}; telemetry is off",
-                path.display()
-            );
-            (Some(path), FileState::Invalid(reason), None, Some(warning))
+    read(&main, true, &mut out);
+    if let Some(xdg) = &xdg {
+        read(xdg, false, &mut out);
+    }
+    out.state = out
+        .files
+        .first()
+        .map_or(FileState::NotUsed, |file| file.state.clone());
+    out.main = Some(main);
+    out.values = (!layers.is_empty()).then_some(FileValues { layers });
+    out
+}
+
+/// Whether `text` can be an install id: 1 to 128 visible ASCII characters.
+fn valid_distinct_id(text: &str) -> bool {
+    text.len() <= 128 && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Resolve `internal`: the explicit variables, `"internal": true` from the
+/// file or the builder, then the heuristics (see [`internal`]). Returns the
+/// setting and the reason `status` shows.
+fn resolve_internal(
+    r: &mut Resolver<'_>,
+    builder: &Overrides,
+    signals: &Signals,
+) -> (Setting<bool>, String) {
+    let env = r.env;
+    let from_git = r.switch(internal::FROM_GIT, "a .git does not make the run internal");
+    let mut problems = Vec::new();
+    let mut chosen = None;
+    for offer in r.offers::<bool>("internal", &internal::EXPLICIT_VARIABLES, builder.internal) {
+        match offer {
+            // `false` is the default, except from OPENADAPT_INTERNAL
+            Ok(setting) if setting.value || setting.source == Source::Env(internal::INTERNAL) => {
+                let reason = match &setting.source {
+                    Source::Env(name) => {
+                        let text = var(env, name).unwrap_or_default();
+                        if setting.value {
+                            format!("{name}={text}")
+                        } else {
+                            format!("{name}={text} (overrides detection)")
+                        }
+                    }
+                    Source::File(path) => {
+                        format!("\"internal\": true in config file {}", path.display())
+                    }
+                    source => format!("\"internal\": true from {source}"),
+                };
+                chosen = Some((setting, reason));
+                break;
+            }
+            Ok(_) => {}
+            Err((_, problem)) => problems.push(problem),
         }
     }
+    let (setting, reason) = chosen.unwrap_or_else(|| {
+        let (detected, reason) = internal::detect(env, signals, from_git);
+        (Setting::new(detected, Source::Detected), reason)
+    });
+    for problem in problems {
+        r.warn(format!("{problem}; using {}", setting.value));
+    }
+    (setting, reason)
 }
 
-/// The file's text, `None` if it does not exist, or a one-line reason.
-fn read_text(path: &Path) -> Result<Option<String>, String> {
-    if path.is_dir() {
-        return Err("it is a directory".to_owned());
-    }
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read it: {e}")),
-    }
-}
-
-/// Resolve the configuration from the environment, the config file, the builder
-/// values and the process signals (for internal detection).
+/// Resolve the configuration from the environment, the config files, the
+/// builder values and the process signals (internal detection, the
+/// repository opt-out).
 pub(crate) fn resolve(
     env: &dyn Fn(&str) -> Option<String>,
     file: &FileChoice,
     builder: &Overrides,
     signals: Signals,
 ) -> Config {
-    let (file_path, file_state, values, file_warning) = read_file(env, file);
+    let unreadable: Vec<&'static str> = FAIL_CLOSED_VARIABLES
+        .into_iter()
+        .filter(|name| env(name).is_some_and(|value| not_utf8(&value)))
+        .collect();
+    let files = read_files(env, file);
     let mut r = Resolver {
         env,
-        file: values.as_ref(),
-        warnings: Vec::new(),
+        file: files.values.as_ref(),
+        warnings: files.warnings.clone(),
     };
-    r.warnings.extend(file_warning);
 
     let do_not_track = var(env, DO_NOT_TRACK).is_some_and(|v| parse_bool(&v) != Some(false));
-    // `wanted` is what the user or package asked for; `opted_out` when that is a
+    // `wanted` is what the user or package asked for; `said_no` when that is a
     // valid "no" (a bad `enabled` value is off too, but reported).
-    let (wanted, said_no) = match r.first("enabled", &[ENABLED], builder.enabled) {
-        Outcome::Valid(setting) => {
-            let no = !setting.value;
-            (setting, no)
-        }
-        Outcome::Bad(source) => (Setting::new(false, source), false),
-        Outcome::Unset => (Setting::new(true, Source::Default), false),
-    };
-    let opted_out = do_not_track || said_no;
+    let (wanted, said_no) =
+        match r.first("enabled", &[ENABLED], builder.enabled, "telemetry is off") {
+            Outcome::Valid(setting) => {
+                let no = !setting.value;
+                (setting, no)
+            }
+            Outcome::Bad(source) => (Setting::new(false, source), false),
+            Outcome::Unset => (Setting::new(true, Source::Default), false),
+        };
+    let home = home_dir(env, true);
+    let mut found_warnings = Vec::new();
+    let repository = signals
+        .cwd
+        .as_deref()
+        .and_then(|cwd| manifest::find(cwd, home.as_deref(), &mut found_warnings))
+        .filter(|found| found.off);
+    for line in found_warnings {
+        r.warn(line);
+    }
+    let opted_out = do_not_track || said_no || repository.is_some();
 
-    let (detected, detected_reason) = internal::detect(env, signals);
-    let internal = r.pick(
-        "internal",
-        &internal::EXPLICIT_VARIABLES,
-        builder.internal,
-        Setting::new(detected, Source::Detected),
-    );
-    let internal_reason = match &internal.source {
-        Source::Env(_) => internal::explicit(env).map_or(detected_reason, |e| e.reason()),
-        Source::Detected => detected_reason,
-        source => format!("\"internal\": {} from {source}", internal.value),
+    let (internal, internal_reason) = resolve_internal(&mut r, builder, &signals);
+    let ci = match internal::ci_variable(env) {
+        Some(name) => Setting::new(true, Source::Env(name)),
+        None => Setting::new(false, Source::Detected),
     };
 
-    let (dsn, bad_dsn) = match r.first("dsn", &[DSN], builder.dsn.clone().map(DsnText)) {
+    let (dsn, bad_dsn) = match r.first(
+        "dsn",
+        &[DSN],
+        builder.dsn.clone().map(DsnText),
+        "telemetry is off",
+    ) {
+        Outcome::Valid(setting) => (Setting::new(Some(setting.value.0), setting.source), None),
+        Outcome::Bad(source) => (Setting::new(None, source.clone()), Some(source)),
+        Outcome::Unset => (Setting::new(None, Source::Default), None),
+    };
+    let (usage_dsn, bad_usage_dsn) = match r.first(
+        "usage_dsn",
+        &[USAGE_DSN],
+        builder.usage_dsn.clone().map(DsnText),
+        "usage events are off",
+    ) {
         Outcome::Valid(setting) => (Setting::new(Some(setting.value.0), setting.source), None),
         Outcome::Bad(source) => (Setting::new(None, source.clone()), Some(source)),
         Outcome::Unset => (Setting::new(None, Source::Default), None),
@@ -752,12 +1184,22 @@ pub(crate) fn resolve(
         builder.performance_tracking,
         Setting::new(true, Source::Default),
     );
-    let feature_usage = r.pick(
+    let mut feature_usage = r.pick(
         "feature_usage",
         &[],
         builder.feature_usage,
         Setting::new(true, Source::Default),
     );
+    let usage_in_ci = r.switch(IN_CI, "usage events are not sent in CI");
+    if feature_usage.value {
+        if let Some(source) = bad_usage_dsn {
+            feature_usage = Setting::new(false, source);
+        } else if let (true, Source::Env(name)) = (ci.value, &ci.source)
+            && !usage_in_ci
+        {
+            feature_usage = Setting::new(false, Source::Ci(name));
+        }
+    }
     let send_default_pii = r.pick(
         "send_default_pii",
         &[],
@@ -786,11 +1228,40 @@ pub(crate) fn resolve(
         (None, None) => None,
     };
 
-    let enabled = if do_not_track {
+    let distinct_id = match var(env, DISTINCT_ID) {
+        Some(text) if valid_distinct_id(&text) => Some(text),
+        Some(text) => {
+            r.warn(format!(
+                "invalid {DISTINCT_ID} {}: expected at most 128 letters, digits or punctuation; using the install id file",
+                String::show_text(&text)
+            ));
+            None
+        }
+        None => None,
+    };
+    let id_home = match file {
+        FileChoice::None => None,
+        FileChoice::Locate => home,
+        _ => home_dir(env, false),
+    };
+    let id_file = id_home.map(|home| ID_FILE.iter().fold(home, |p, part| p.join(part)));
+
+    let enabled = if let Some(name) = unreadable.first() {
+        Setting::new(false, Source::NotUtf8(name))
+    } else if do_not_track {
         Setting::new(false, Source::DoNotTrack)
     } else if !wanted.value {
         wanted
-    } else if let (FileState::Invalid(_), Some(path)) = (&file_state, &file_path) {
+    } else if let Some(found) = repository {
+        Setting::new(
+            false,
+            Source::Manifest {
+                path: found.path,
+                table: found.table,
+                value: found.value.unwrap_or_default(),
+            },
+        )
+    } else if let Some(path) = &files.invalid {
         Setting::new(false, Source::File(path.clone()))
     } else if let Some(source) = bad_dsn {
         Setting::new(false, source)
@@ -801,14 +1272,23 @@ pub(crate) fn resolve(
     };
 
     let mut warnings = r.warnings;
-    if opted_out {
+    if !unreadable.is_empty() {
+        warnings = unreadable
+            .iter()
+            .map(|name| {
+                format!("{PREFIX}environment variable {name} is not valid UTF-8; telemetry is off")
+            })
+            .collect();
+    } else if opted_out {
         warnings.clear();
     }
     Config {
         enabled,
         internal,
         internal_reason,
+        ci,
         dsn,
+        usage_dsn,
         environment,
         sample_rate,
         traces_sample_rate,
@@ -817,8 +1297,12 @@ pub(crate) fn resolve(
         feature_usage,
         send_default_pii,
         preview,
-        file_path,
-        file_state,
+        file_path: files.main,
+        file_state: files.state,
+        files: files.files,
+        id_file,
+        legacy_id_file: files.legacy_dir.map(|dir| dir.join(LEGACY_ID_FILE)),
+        distinct_id,
         warnings,
     }
 }
@@ -844,6 +1328,12 @@ pub enum ConfigErrorKind {
     Invalid(String),
     /// The path is a directory; nothing was changed.
     IsDirectory,
+    /// The path is not a regular file (a FIFO, a device, a socket: the string
+    /// says which); nothing was changed, even with `force`.
+    NotRegularFile(String),
+    /// The path is a symbolic link to this path, where nothing is: nothing
+    /// was changed (a file is never created through a dangling link).
+    DanglingLink(PathBuf),
     /// Creating the folder or writing the file failed; the I/O error is the
     /// [`source`](std::error::Error::source).
     Write,
@@ -869,6 +1359,14 @@ impl fmt::Display for ConfigError {
                 write!(f, "cannot update config file {path}: {reason}")
             }
             ConfigErrorKind::IsDirectory => write!(f, "config file {path} is a directory"),
+            ConfigErrorKind::NotRegularFile(kind) => {
+                write!(f, "config file {path} is {kind}, not a regular file")
+            }
+            ConfigErrorKind::DanglingLink(target) => write!(
+                f,
+                "config file {path} is a symbolic link to {}, which does not exist: create that file, or remove the link",
+                target.display()
+            ),
             ConfigErrorKind::Write => write!(f, "cannot write config file {path}"),
         }
     }
@@ -884,16 +1382,20 @@ impl std::error::Error for ConfigError {
 
 impl Config {
     /// Sets `"enabled"` in the config file at `path`, as `openadapt-telemetry
-    /// enable`/`disable` do, keeping every other key (unknown ones too).
+    /// enable`/`disable` do, keeping every other key (unknown ones, and the
+    /// bare `NaN` Python writes, too).
     ///
     /// The file is rewritten atomically: the new text goes to a temporary file
     /// in the same folder, which then replaces the old one, so a reader never
-    /// sees half a file. The folder is created if needed; a symbolic link is
-    /// followed (its target is rewritten, the link stays); the old file's
-    /// permissions are kept. Nothing is written when the file already says so.
+    /// sees half a file. The folder is created if needed (`0700`); a new file
+    /// is `0600`, an existing file keeps its permissions. A symbolic link is
+    /// followed (its target is rewritten, the link stays); a link to nothing is
+    /// refused ([`ConfigErrorKind::DanglingLink`]): no file is ever created
+    /// through a link. Nothing is written when the file already says so.
     ///
     /// A file that cannot be read or is not a JSON object is left alone, unless
-    /// `force` is true: then it is replaced by `{"enabled": …}`.
+    /// `force` is true: then it is replaced by `{"enabled": …}`. A directory,
+    /// a FIFO, a device or a socket is never replaced.
     ///
     /// ```
     /// use openadapt_telemetry::Config;
@@ -916,18 +1418,27 @@ impl Config {
         };
         // Write through a symbolic link (a dotfiles manager's, say), not over it.
         let target = match std::fs::symlink_metadata(path) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned())
-            }
+            Ok(meta) if meta.file_type().is_symlink() => match std::fs::canonicalize(path) {
+                Ok(target) => target,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let to = std::fs::read_link(path).unwrap_or_else(|_| path.to_owned());
+                    return Err(error(ConfigErrorKind::DanglingLink(to), None));
+                }
+                Err(e) => return Err(error(ConfigErrorKind::Write, Some(e))),
+            },
             _ => path.to_owned(),
         };
-        if target.is_dir() {
-            return Err(error(ConfigErrorKind::IsDirectory, None));
-        }
-        let parsed = match read_text(&target) {
+        let parsed = match fs::read_text(&target, CONFIG_LIMIT) {
             Ok(None) => Ok(serde_json::Map::new()),
-            Ok(Some(text)) => parse_file(&target, &text).map(|values| values.object),
-            Err(reason) => Err(reason),
+            Ok(Some(text)) => parse_file(&text),
+            Err(ReadError::Directory) => return Err(error(ConfigErrorKind::IsDirectory, None)),
+            Err(ReadError::NotRegular(kind)) => {
+                return Err(error(
+                    ConfigErrorKind::NotRegularFile(kind.to_owned()),
+                    None,
+                ));
+            }
+            Err(e) => Err(e.to_string()),
         };
         let mut object = match parsed {
             Ok(object) => {
@@ -941,61 +1452,11 @@ impl Config {
         };
         object.insert("enabled".to_owned(), Value::Bool(enabled));
         let mut text = serde_json::to_string_pretty(&Value::Object(object))
+            .map(|text| unmark_non_finite(&text))
             .map_err(|e| error(ConfigErrorKind::Write, Some(std::io::Error::other(e))))?;
         text.push('\n');
-        write_atomic(&target, text.as_bytes()).map_err(|e| error(ConfigErrorKind::Write, Some(e)))
-    }
-}
-
-/// Replaces `path` with `contents` atomically: a temporary file in the same
-/// folder (created if needed), synced, then renamed over `path`.
-pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let temp = write_temp(path, contents)?;
-    std::fs::rename(&temp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&temp);
-    })
-}
-
-/// Writes `contents` to a new, synced temporary file beside `path` (creating
-/// the folder), with `path`'s permissions if it exists; returns its path.
-pub(crate) fn write_temp(path: &Path, contents: &[u8]) -> std::io::Result<PathBuf> {
-    use std::io::Write as _;
-
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "the path has no file name",
-        )
-    })?;
-    std::fs::create_dir_all(dir)?;
-    let temp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        sentry::types::random_uuid().simple()
-    ));
-    // create_new: never follows a planted link, never reuses someone else's file
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)?;
-    let written = (|| {
-        if let Ok(meta) = std::fs::metadata(path) {
-            file.set_permissions(meta.permissions())?;
-        }
-        file.write_all(contents)?;
-        file.sync_all()
-    })();
-    match written {
-        Ok(()) => Ok(temp),
-        Err(e) => {
-            drop(file);
-            let _ = std::fs::remove_file(&temp);
-            Err(e)
-        }
+        fs::write_atomic(&target, text.as_bytes())
+            .map_err(|e| error(ConfigErrorKind::Write, Some(e)))
     }
 }
 
@@ -1073,17 +1534,31 @@ mod tests {
                 from_file: "true",
                 from_env: "false",
             },
+            // `internal`: only true counts from the file and the builder, and
+            // only OPENADAPT_INTERNAL forces false
             Layered {
                 key: "internal",
-                var: Some(("OPENADAPT_INTERNAL", "yes")),
-                file: "false",
+                var: Some(("OPENADAPT_INTERNAL", "no")),
+                file: "true",
                 builder: |b| b.internal = Some(true),
                 get: |c| show(c.internal()),
                 default: "false",
                 default_source: Source::Detected,
                 from_builder: "true",
-                from_file: "false",
-                from_env: "true",
+                from_file: "true",
+                from_env: "false",
+            },
+            Layered {
+                key: "usage_dsn",
+                var: Some((USAGE_DSN, "https://e@usage.example/3")),
+                file: "\"https://f@usage.example/2\"",
+                builder: |b| b.usage_dsn = Some("https://b@usage.example/1".to_owned()),
+                get: |c| show(c.usage_dsn()),
+                default: "None",
+                default_source: Source::Default,
+                from_builder: "Some(\"https://b@usage.example/1\")",
+                from_file: "Some(\"https://f@usage.example/2\")",
+                from_env: "Some(\"https://e@usage.example/3\")",
             },
             Layered {
                 key: "dsn",
@@ -1223,47 +1698,188 @@ mod tests {
     }
 
     #[test]
-    fn internal_dev_variable_and_reasons() {
-        let b = Overrides::default();
-        let c = run(
-            &[("OPENADAPT_DEV", "1")],
-            Some(r#"{"internal": false}"#),
-            &b,
+    fn internal_as_the_family_defines_it() {
+        // (variables, file, builder's `internal`, expected value, source, reason)
+        type Case = (
+            Pairs,
+            Option<&'static str>,
+            Option<bool>,
+            bool,
+            Source,
+            &'static str,
         );
-        assert_eq!(
-            show(c.internal()),
-            ("true".to_owned(), Source::Env("OPENADAPT_DEV"))
-        );
-        assert_eq!(c.internal_reason(), "OPENADAPT_DEV=1");
+        let file_reason = "\"internal\": true in config file /cfg/openadapt/telemetry.json";
+        let cases: [Case; 13] = [
+            (
+                &[],
+                None,
+                None,
+                false,
+                Source::Detected,
+                "no internal signal",
+            ),
+            (
+                &[("OPENADAPT_DEV", "1")],
+                Some(r#"{"internal": false}"#),
+                None,
+                true,
+                Source::Env("OPENADAPT_DEV"),
+                "OPENADAPT_DEV=1",
+            ),
+            (
+                &[("OPENADAPT_INTERNAL", "false"), ("CI", "true")],
+                Some(r#"{"internal": true}"#),
+                Some(true),
+                false,
+                Source::Env("OPENADAPT_INTERNAL"),
+                "OPENADAPT_INTERNAL=false (overrides detection)",
+            ),
+            (
+                &[("OPENADAPT_INTERNAL", "false"), ("OPENADAPT_DEV", "true")],
+                None,
+                None,
+                false,
+                Source::Env("OPENADAPT_INTERNAL"),
+                "OPENADAPT_INTERNAL=false (overrides detection)",
+            ),
+            // OPENADAPT_DEV=false is the default: it forces nothing
+            (
+                &[("OPENADAPT_DEV", "false"), ("CI", "true")],
+                None,
+                None,
+                true,
+                Source::Detected,
+                "CI variable CI is set",
+            ),
+            // the Python package's default "internal": false masks nothing
+            (
+                &[("CI", "true")],
+                Some(r#"{"internal": false}"#),
+                None,
+                true,
+                Source::Detected,
+                "CI variable CI is set",
+            ),
+            (
+                &[("CARGO", "/usr/bin/cargo")],
+                Some(r#"{"internal": false}"#),
+                Some(false),
+                true,
+                Source::Detected,
+                "running under cargo (CARGO is set)",
+            ),
+            (
+                &[],
+                Some(r#"{"internal": false}"#),
+                None,
+                false,
+                Source::Detected,
+                "no internal signal",
+            ),
+            // "internal": true makes a run internal
+            (
+                &[],
+                Some(r#"{"internal": true}"#),
+                None,
+                true,
+                from_file(),
+                file_reason,
+            ),
+            (
+                &[("OPENADAPT_DEV", "0")],
+                Some(r#"{"internal": true}"#),
+                Some(false),
+                true,
+                from_file(),
+                file_reason,
+            ),
+            (
+                &[],
+                None,
+                Some(true),
+                true,
+                Source::Builder,
+                "\"internal\": true from builder (package default)",
+            ),
+            (
+                &[("OPENADAPT_INTERNAL", "yes")],
+                None,
+                None,
+                true,
+                Source::Env("OPENADAPT_INTERNAL"),
+                "OPENADAPT_INTERNAL=yes",
+            ),
+            (
+                &[("GITLAB_CI", "true")],
+                None,
+                None,
+                true,
+                Source::Detected,
+                "CI variable GITLAB_CI is set",
+            ),
+        ];
+        for (pairs, text, internal, value, source, reason) in cases {
+            let builder = Overrides {
+                internal,
+                ..Overrides::default()
+            };
+            let c = run(pairs, text, &builder);
+            assert_eq!(
+                show(c.internal()),
+                (value.to_string(), source),
+                "{pairs:?} {text:?} {internal:?}"
+            );
+            assert_eq!(c.internal_reason(), reason, "{pairs:?} {text:?}");
+            assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+        }
+    }
 
-        let c = run(&[("OPENADAPT_INTERNAL", "false"), ("CI", "true")], None, &b);
-        assert_eq!(
-            show(c.internal()),
-            ("false".to_owned(), Source::Env("OPENADAPT_INTERNAL"))
-        );
-        assert_eq!(
-            c.internal_reason(),
-            "OPENADAPT_INTERNAL=false (overrides detection)"
-        );
-
-        let c = run(&[("CI", "true")], Some(r#"{"internal": false}"#), &b);
-        assert_eq!(show(c.internal()), ("false".to_owned(), from_file()));
-        assert_eq!(
-            c.internal_reason(),
-            format!("\"internal\": false from config file {FILE}")
-        );
-
-        let c = run(&[("GITLAB_CI", "true")], None, &b);
-        assert_eq!(show(c.internal()), ("true".to_owned(), Source::Detected));
-        assert_eq!(c.internal_reason(), "CI variable GITLAB_CI is set");
-
-        let signals = Signals {
-            cwd_has_git: true,
+    #[test]
+    fn a_git_checkout_is_internal_only_with_from_git() -> TestResult {
+        let dir = scratch("git")?;
+        std::fs::create_dir_all(dir.join(".git"))?;
+        let signals = || Signals {
+            cwd: Some(dir.clone()),
             debug_build: false,
         };
-        let c = resolve(&env_of(&[]), &FileChoice::None, &b, signals);
-        assert_eq!(show(c.internal()), ("true".to_owned(), Source::Detected));
-        assert_eq!(c.internal_reason(), ".git in the working directory");
+        let b = Overrides::default();
+        let c = resolve(&env_of(&[]), &FileChoice::None, &b, signals());
+        assert_eq!(show(c.internal()), ("false".to_owned(), Source::Detected));
+        assert_eq!(c.internal_reason(), "no internal signal");
+        for (value, internal) in [("true", true), ("1", true), ("false", false)] {
+            let c = resolve(
+                &env_of(&[(internal::FROM_GIT, value)]),
+                &FileChoice::None,
+                &b,
+                signals(),
+            );
+            assert_eq!(*c.internal().value(), internal, "{value}");
+        }
+        let c = resolve(
+            &env_of(&[(internal::FROM_GIT, "true")]),
+            &FileChoice::None,
+            &b,
+            signals(),
+        );
+        assert_eq!(
+            c.internal_reason(),
+            ".git in the working directory (OPENADAPT_INTERNAL_FROM_GIT is true)"
+        );
+        let c = resolve(
+            &env_of(&[(internal::FROM_GIT, "sure")]),
+            &FileChoice::None,
+            &b,
+            signals(),
+        );
+        assert!(!*c.internal().value());
+        assert_eq!(
+            c.warnings(),
+            [warn(
+                r#"invalid OPENADAPT_INTERNAL_FROM_GIT "sure": expected true/false, 1/0, yes/no or on/off; a .git does not make the run internal"#
+            )]
+        );
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
     }
 
     #[test]
@@ -1771,44 +2387,52 @@ mod tests {
     }
 
     #[test]
-    fn default_path_table() {
-        let cases: &[(Pairs, Option<&str>)] = &[
-            (
-                &[("HOME", "/home/u")],
-                Some("/home/u/.config/openadapt/telemetry.json"),
-            ),
+    fn locate_table() {
+        let located = |main: &str, xdg: Option<&str>, named: bool| {
+            Some(Located {
+                main: PathBuf::from(main),
+                xdg: xdg.map(PathBuf::from),
+                named,
+            })
+        };
+        let shared = "/home/u/.config/openadapt/telemetry.json";
+        let cases: &[(Pairs, Option<Located>)] = &[
+            (&[("HOME", "/home/u")], located(shared, None, false)),
+            // the shared file is always read; the XDG one too, and its keys win
             (
                 &[("HOME", "/home/u"), ("XDG_CONFIG_HOME", "/xdg")],
-                Some("/xdg/openadapt/telemetry.json"),
+                located(shared, Some("/xdg/openadapt/telemetry.json"), false),
+            ),
+            // XDG naming the same folder: one file
+            (
+                &[("HOME", "/home/u"), ("XDG_CONFIG_HOME", "/home/u/.config")],
+                located(shared, None, false),
             ),
             // a relative XDG_CONFIG_HOME is ignored, as the XDG spec says
             (
                 &[("HOME", "/home/u"), ("XDG_CONFIG_HOME", "xdg")],
-                Some("/home/u/.config/openadapt/telemetry.json"),
+                located(shared, None, false),
             ),
             (
                 &[("HOME", "/home/u"), ("XDG_CONFIG_HOME", "")],
-                Some("/home/u/.config/openadapt/telemetry.json"),
+                located(shared, None, false),
             ),
+            // OPENADAPT_TELEMETRY_CONFIG: one file, alone
             (
                 &[
                     ("HOME", "/home/u"),
                     ("XDG_CONFIG_HOME", "/xdg"),
                     (CONFIG, "/etc/t.json"),
                 ],
-                Some("/etc/t.json"),
+                located("/etc/t.json", None, true),
             ),
             (
                 &[("HOME", "/home/u"), (CONFIG, "")],
-                Some("/home/u/.config/openadapt/telemetry.json"),
+                located(shared, None, false),
             ),
         ];
         for (pairs, expected) in cases {
-            assert_eq!(
-                default_path(&env_of(pairs)),
-                expected.map(PathBuf::from),
-                "{pairs:?}"
-            );
+            assert_eq!(&locate(&env_of(pairs)), expected, "{pairs:?}");
         }
     }
 
@@ -1829,37 +2453,125 @@ mod tests {
         path.to_str().ok_or("temporary path is not UTF-8")
     }
 
+    /// Resolves with the located files of `pairs` (no other input).
+    fn locate_with(pairs: &[(&str, &str)]) -> Config {
+        resolve(
+            &env_of(pairs),
+            &FileChoice::Locate,
+            &Overrides::default(),
+            Signals::default(),
+        )
+    }
+
     #[test]
-    fn locate_reads_the_named_or_xdg_file() -> TestResult {
-        let dir = scratch("locate")?;
+    fn the_shared_file_and_the_xdg_file() -> TestResult {
+        let dir = scratch("two-files")?;
+        let home = dir.join("home");
+        let shared = home.join(".config/openadapt/telemetry.json");
+        let xdg_dir = dir.join("xdg");
+        let xdg = xdg_dir.join("openadapt/telemetry.json");
+        std::fs::create_dir_all(shared.parent().ok_or("no parent")?)?;
+        std::fs::create_dir_all(xdg.parent().ok_or("no parent")?)?;
+        let env = [
+            ("HOME", text_of(&home)?),
+            ("XDG_CONFIG_HOME", text_of(&xdg_dir)?),
+        ];
+
+        // XDG elsewhere, "enabled": false in the shared file: off
+        std::fs::write(&shared, r#"{"enabled": false}"#)?;
+        std::fs::write(&xdg, r#"{"environment": "xdg"}"#)?;
+        let c = locate_with(&env);
+        assert_eq!(
+            show(c.enabled()),
+            ("false".to_owned(), Source::File(shared.clone()))
+        );
+        assert_eq!(c.file_path(), Some(shared.as_path()));
+        assert_eq!(
+            c.config_files(),
+            [
+                ConfigFile {
+                    path: shared.clone(),
+                    state: FileState::Loaded
+                },
+                ConfigFile {
+                    path: xdg.clone(),
+                    state: FileState::Loaded
+                },
+            ]
+        );
+        // ... even when the XDG file says true
+        std::fs::write(&xdg, r#"{"enabled": true}"#)?;
+        assert!(!on(&locate_with(&env)));
+        // "enabled": false in the XDG file: off
+        std::fs::write(
+            &shared,
+            r#"{"enabled": true, "environment": "shared", "sample_rate": 0.5}"#,
+        )?;
+        std::fs::write(&xdg, r#"{"enabled": false}"#)?;
+        let c = locate_with(&env);
+        assert_eq!(
+            show(c.enabled()),
+            ("false".to_owned(), Source::File(xdg.clone()))
+        );
+        // otherwise the XDG file's keys win, the shared file fills in the rest
+        std::fs::write(&xdg, r#"{"environment": "xdg", "sample_rate": null}"#)?;
+        let c = locate_with(&env);
+        assert!(on(&c));
+        assert_eq!(
+            show(c.environment()),
+            ("\"xdg\"".to_owned(), Source::File(xdg.clone()))
+        );
+        assert_eq!(
+            show(c.sample_rate()),
+            ("0.5".to_owned(), Source::File(shared.clone()))
+        );
+        assert_eq!(
+            show(c.enabled()),
+            ("true".to_owned(), Source::File(shared.clone()))
+        );
+        // an invalid file in either turns it off
+        std::fs::write(&xdg, "{not json")?;
+        let c = locate_with(&env);
+        assert_eq!(
+            show(c.enabled()),
+            ("false".to_owned(), Source::File(xdg.clone()))
+        );
+        assert_eq!(c.file_state(), &FileState::Loaded);
+        assert!(matches!(c.config_files()[1].state(), FileState::Invalid(_)));
+        // no XDG file: the shared one alone
+        std::fs::remove_file(&xdg)?;
+        let c = locate_with(&env);
+        assert_eq!(c.config_files().len(), 1);
+        assert_eq!(c.environment().value(), "shared");
+        // no shared file, an XDG file: read
+        std::fs::remove_file(&shared)?;
+        std::fs::write(&xdg, r#"{"enabled": false}"#)?;
+        let c = locate_with(&env);
+        assert_eq!(c.file_state(), &FileState::NotFound);
+        assert_eq!(
+            show(c.enabled()),
+            ("false".to_owned(), Source::File(xdg.clone()))
+        );
+        // OPENADAPT_TELEMETRY_CONFIG: that file alone, the XDG one is not read
         let named = dir.join("named.json");
         std::fs::write(&named, r#"{"environment": "named"}"#)?;
-        std::fs::create_dir_all(dir.join("openadapt"))?;
-        std::fs::write(
-            dir.join("openadapt/telemetry.json"),
-            r#"{"environment": "xdg"}"#,
-        )?;
-        let xdg = text_of(&dir)?;
-        let b = Overrides::default();
-        let locate = |pairs: &[(&str, &str)]| {
-            resolve(&env_of(pairs), &FileChoice::Locate, &b, Signals::default())
-        };
-
-        let c = locate(&[
-            ("HOME", "/nonexistent"),
-            ("XDG_CONFIG_HOME", xdg),
-            (CONFIG, text_of(&named)?),
-        ]);
-        assert_eq!(c.environment().value(), "named");
+        let mut with_named = env.to_vec();
+        with_named.push((CONFIG, text_of(&named)?));
+        let c = locate_with(&with_named);
+        assert!(on(&c));
         assert_eq!(c.environment().source(), &Source::File(named.clone()));
-        assert_eq!(c.file_path(), Some(named.as_path()));
+        assert_eq!(c.config_files().len(), 1);
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
 
-        let c = locate(&[("HOME", "/nonexistent"), ("XDG_CONFIG_HOME", xdg)]);
-        assert_eq!(c.environment().value(), "xdg");
-        assert_eq!(c.file_state(), &FileState::Loaded);
+    #[test]
+    fn locate_reads_the_named_file_and_reports_problems() -> TestResult {
+        let dir = scratch("locate")?;
+        let b = Overrides::default();
 
         // the default location missing is normal
-        let c = locate(&[("HOME", "/nonexistent")]);
+        let c = locate_with(&[("HOME", "/nonexistent")]);
         assert_eq!(c.file_state(), &FileState::NotFound);
         assert_eq!(
             c.file_path(),
@@ -1870,7 +2582,7 @@ mod tests {
 
         // a named file missing is reported, but does not turn telemetry off
         let missing = dir.join("missing.json");
-        let c = locate(&[(CONFIG, text_of(&missing)?)]);
+        let c = locate_with(&[(CONFIG, text_of(&missing)?)]);
         assert_eq!(c.file_state(), &FileState::NotFound);
         let line = format!(
             "config file {} named by OPENADAPT_TELEMETRY_CONFIG does not exist",
@@ -1972,6 +2684,22 @@ mod tests {
             ),
             (Source::DoNotTrack, "DO_NOT_TRACK"),
             (Source::Detected, "detected"),
+            (
+                Source::Ci("GITHUB_ACTIONS"),
+                "CI (GITHUB_ACTIONS is set; OPENADAPT_TELEMETRY_IN_CI=true sends usage events there)",
+            ),
+            (
+                Source::Manifest {
+                    path: PathBuf::from("/r/pyproject.toml"),
+                    table: "[tool.openadapt]",
+                    value: "false".to_owned(),
+                },
+                "repository opt-out [tool.openadapt] telemetry = false in /r/pyproject.toml",
+            ),
+            (
+                Source::NotUtf8(DO_NOT_TRACK),
+                "environment variable DO_NOT_TRACK (not valid UTF-8)",
+            ),
         ];
         for (source, text) in cases {
             assert_eq!(source.to_string(), text);
@@ -2012,8 +2740,7 @@ mod tests {
 
     #[test]
     fn parse_file_reasons() {
-        let path = Path::new(FILE);
-        assert!(parse_file(path, "{}").is_ok());
+        assert!(parse_file("{}").is_ok());
         let cases = [
             ("[1]", "expected a JSON object, found an array"),
             ("1", "expected a JSON object, found a number"),
@@ -2022,11 +2749,7 @@ mod tests {
             ("{", "EOF while parsing an object at line 1 column 1"),
         ];
         for (text, reason) in cases {
-            assert_eq!(
-                parse_file(path, text).err().as_deref(),
-                Some(reason),
-                "{text}"
-            );
+            assert_eq!(parse_file(text).err().as_deref(), Some(reason), "{text}");
         }
     }
 
@@ -2127,6 +2850,523 @@ mod tests {
         assert_eq!(
             std::fs::metadata(&real)?.permissions().mode() & 0o777,
             0o600
+        );
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_python_written_file_loads_and_ci_is_still_internal() {
+        // what Python's save_config writes (json.dump with NaN / Infinity)
+        let text = r#"{
+  "enabled": true,
+  "internal": false,
+  "dsn": null,
+  "environment": "production",
+  "sample_rate": NaN,
+  "traces_sample_rate": Infinity,
+  "error_tracking": true,
+  "performance_tracking": true,
+  "feature_usage": -Infinity,
+  "send_default_pii": false,
+  "note": "NaN and Infinity inside a string stay text",
+  "nested": [NaN, {"x": Infinity}]
+}"#;
+        let c = run(&[("CI", "true")], Some(text), &Overrides::default());
+        assert_eq!(c.file_state(), &FileState::Loaded);
+        assert!(on(&c));
+        assert_eq!(show(c.internal()), ("true".to_owned(), Source::Detected));
+        assert_eq!(c.internal_reason(), "CI variable CI is set");
+        assert_eq!(show(c.sample_rate()), ("1.0".to_owned(), Source::Default));
+        assert_eq!(
+            show(c.traces_sample_rate()),
+            ("0.01".to_owned(), Source::Default)
+        );
+        assert_eq!(
+            c.warnings(),
+            [
+                warn(
+                    r#"invalid "sample_rate" in config file /cfg/openadapt/telemetry.json: NaN: expected a number from 0.0 to 1.0; using 1.0"#
+                ),
+                warn(
+                    r#"invalid "traces_sample_rate" in config file /cfg/openadapt/telemetry.json: Infinity: expected a number from 0.0 to 1.0; using 0.01"#
+                ),
+                warn(
+                    r#"invalid "feature_usage" in config file /cfg/openadapt/telemetry.json: -Infinity: expected true or false; using true"#
+                ),
+            ]
+        );
+        // ... and CI keeps usage events off
+        assert_eq!(
+            show(c.feature_usage()),
+            ("false".to_owned(), Source::Ci("CI"))
+        );
+        // a bare word in a string value of a known key is a wrong type, not a number
+        let c = run(&[], Some(r#"{"environment": NaN}"#), &Overrides::default());
+        assert_eq!(
+            c.warnings(),
+            [warn(
+                r#"invalid "environment" in config file /cfg/openadapt/telemetry.json: NaN: expected a string; using "production""#
+            )]
+        );
+        // what is not a bare word is still malformed
+        for bad in [r#"{"sample_rate": NaNa}"#, r#"{"sample_rate": nan}"#] {
+            let c = run(&[], Some(bad), &Overrides::default());
+            assert!(matches!(c.file_state(), FileState::Invalid(_)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn non_finite_marks_round_trip() {
+        let text = r#"{"a": NaN, "b": [Infinity, -Infinity], "s": "NaN \" Infinity", "c": 1}"#;
+        let marked = mark_non_finite(text);
+        let value: Value = serde_json::from_str(&marked).unwrap();
+        assert_eq!(non_finite(&value["a"]), Some("NaN"));
+        assert_eq!(non_finite(&value["b"][1]), Some("-Infinity"));
+        assert_eq!(value["s"], "NaN \" Infinity");
+        let back = unmark_non_finite(&value.to_string());
+        assert_eq!(
+            back,
+            r#"{"a":NaN,"b":[Infinity,-Infinity],"c":1,"s":"NaN \" Infinity"}"#
+        );
+    }
+
+    #[test]
+    fn an_unreadable_opt_out_variable_fails_closed() {
+        let builder = Overrides {
+            dsn: Some(GOOD_DSN.to_owned()),
+            ..Overrides::default()
+        };
+        // what the default lookup returns for `1\xff`, `false\xff`, …
+        for name in FAIL_CLOSED_VARIABLES {
+            for value in ["1\u{fffd}", "false\u{fffd}", "/home/\u{fffd}", "\u{fffd}"] {
+                let mut pairs = vec![(SAMPLE_RATE, "2"), (ENABLED, "true")];
+                pairs.retain(|(k, _)| *k != name);
+                pairs.push((name, value));
+                let c = run(&pairs, None, &builder);
+                assert_eq!(
+                    show(c.enabled()),
+                    ("false".to_owned(), Source::NotUtf8(name)),
+                    "{name}={value:?}"
+                );
+                assert_eq!(
+                    c.warnings(),
+                    [warn(&format!(
+                        "environment variable {name} is not valid UTF-8; telemetry is off"
+                    ))],
+                    "{name}={value:?}"
+                );
+            }
+        }
+        // other variables: their usual handling
+        let c = run(&[(SAMPLE_RATE, "0.5\u{fffd}")], None, &builder);
+        assert!(on(&c));
+        assert_eq!(c.warnings().len(), 1);
+    }
+
+    #[test]
+    fn process_env_marks_bytes_that_are_not_utf8() {
+        assert_eq!(
+            process_env("OPENADAPT_TELEMETRY_SURELY_UNSET_VARIABLE"),
+            None
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt as _;
+            let raw = std::ffi::OsStr::from_bytes(b"1\xff");
+            assert!(not_utf8(&raw.to_string_lossy()));
+        }
+        assert!(!not_utf8("1"));
+    }
+
+    #[test]
+    fn usage_dsn_and_its_failures() {
+        let builder = Overrides {
+            dsn: Some(GOOD_DSN.to_owned()),
+            ..Overrides::default()
+        };
+        let c = run(&[], None, &builder);
+        assert_eq!(show(c.usage_dsn()), ("None".to_owned(), Source::Default));
+        assert!(*c.feature_usage().value());
+
+        let c = run(
+            &[(USAGE_DSN, "https://secretkey@usage.example")],
+            None,
+            &builder,
+        );
+        assert!(on(&c), "errors still have their DSN");
+        assert_eq!(
+            show(c.usage_dsn()),
+            ("None".to_owned(), Source::Env(USAGE_DSN))
+        );
+        assert_eq!(
+            show(c.feature_usage()),
+            ("false".to_owned(), Source::Env(USAGE_DSN))
+        );
+        assert_eq!(
+            c.warnings(),
+            [warn(
+                r#"invalid OPENADAPT_TELEMETRY_USAGE_DSN "https://***@usage.example": expected a DSN like https://KEY@HOST/PROJECT_ID (empty path); usage events are off"#
+            )]
+        );
+        let c = run(&[], Some(r#"{"usage_dsn": 7}"#), &builder);
+        assert_eq!(show(c.feature_usage()), ("false".to_owned(), from_file()));
+        assert_eq!(c.warnings().len(), 1);
+        // a usage DSN of its own does not need the error DSN
+        let c = run(
+            &[(USAGE_DSN, "https://k@usage.example/2")],
+            None,
+            &Overrides::default(),
+        );
+        assert_eq!(
+            c.usage_dsn().value().as_deref(),
+            Some("https://k@usage.example/2")
+        );
+        assert!(c.warnings().is_empty());
+    }
+
+    #[test]
+    fn usage_events_are_off_in_ci_unless_asked_for() {
+        let b = Overrides::default();
+        /// Variables, file, expected `feature_usage`, number of warnings.
+        type Case = (Pairs, Option<&'static str>, (&'static str, Source), usize);
+        let cases: &[Case] = &[
+            (&[], None, ("true", Source::Default), 0),
+            (&[("CI", "true")], None, ("false", Source::Ci("CI")), 0),
+            (
+                &[("GITHUB_ACTIONS", "true")],
+                Some(r#"{"feature_usage": true}"#),
+                ("false", Source::Ci("GITHUB_ACTIONS")),
+                0,
+            ),
+            (&[("CI", "false")], None, ("true", Source::Default), 0),
+            (
+                &[("CI", "1"), (IN_CI, "true")],
+                None,
+                ("true", Source::Default),
+                0,
+            ),
+            (
+                &[("CI", "1"), (IN_CI, "YES")],
+                None,
+                ("true", Source::Default),
+                0,
+            ),
+            (
+                &[("CI", "1"), (IN_CI, "0")],
+                None,
+                ("false", Source::Ci("CI")),
+                0,
+            ),
+            (
+                &[("CI", "1"), (IN_CI, "please")],
+                None,
+                ("false", Source::Ci("CI")),
+                1,
+            ),
+            // an explicit "no" keeps its own source
+            (
+                &[("CI", "1")],
+                Some(r#"{"feature_usage": false}"#),
+                ("false", from_file()),
+                0,
+            ),
+        ];
+        for (pairs, text, (value, source), warnings) in cases {
+            let c = run(pairs, *text, &b);
+            assert_eq!(
+                show(c.feature_usage()),
+                ((*value).to_owned(), source.clone()),
+                "{pairs:?}"
+            );
+            assert_eq!(
+                c.warnings().len(),
+                *warnings,
+                "{pairs:?}: {:?}",
+                c.warnings()
+            );
+            // errors and transactions are still on
+            assert!(*c.error_tracking().value() && *c.performance_tracking().value());
+        }
+        let c = run(&[("CI", "1"), (IN_CI, "please")], None, &b);
+        assert_eq!(
+            c.warnings(),
+            [warn(
+                r#"invalid OPENADAPT_TELEMETRY_IN_CI "please": expected true/false, 1/0, yes/no or on/off; usage events are not sent in CI"#
+            )]
+        );
+    }
+
+    #[test]
+    fn ci_names_its_variable() {
+        let c = run(&[("BUILDKITE", "true")], None, &Overrides::default());
+        assert_eq!(show(c.ci()), ("true".to_owned(), Source::Env("BUILDKITE")));
+        let c = run(&[("CI", "0")], None, &Overrides::default());
+        assert_eq!(show(c.ci()), ("false".to_owned(), Source::Detected));
+    }
+
+    #[test]
+    fn a_repository_opt_out_turns_everything_off() -> TestResult {
+        let dir = scratch("repository")?;
+        let cwd = dir.join("repo").join("crates").join("tool");
+        std::fs::create_dir_all(&cwd)?;
+        let signals = || Signals {
+            cwd: Some(cwd.clone()),
+            debug_build: false,
+        };
+        let home = text_of(&dir)?;
+        let builder = Overrides {
+            dsn: Some(GOOD_DSN.to_owned()),
+            ..Overrides::default()
+        };
+        let check = |manifest: &Path, table: &str, value: &str| -> TestResult {
+            let c = resolve(
+                &env_of(&[("HOME", home), (ENABLED, "true"), (SAMPLE_RATE, "9")]),
+                &FileChoice::None,
+                &builder,
+                signals(),
+            );
+            assert_eq!(
+                show(c.enabled()),
+                (
+                    "false".to_owned(),
+                    Source::Manifest {
+                        path: manifest.to_owned(),
+                        table: if table == "[tool.openadapt]" {
+                            "[tool.openadapt]"
+                        } else {
+                            "[workspace.metadata.openadapt]"
+                        },
+                        value: value.to_owned(),
+                    }
+                )
+            );
+            assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+            Ok(())
+        };
+        // a pyproject.toml two levels up
+        let pyproject = dir.join("repo").join("pyproject.toml");
+        std::fs::write(
+            &pyproject,
+            "[project]\nname = \"x\"\n\n[tool.openadapt]\ntelemetry = false  # the whole org\n",
+        )?;
+        check(&pyproject, "[tool.openadapt]", "false")?;
+        std::fs::remove_file(&pyproject)?;
+        // a Cargo.toml with workspace metadata, likewise
+        let cargo = dir.join("repo").join("Cargo.toml");
+        std::fs::write(
+            &cargo,
+            "[workspace]\nmembers = [\"crates/*\"]\n\n[workspace.metadata.openadapt]\ntelemetry = false\n",
+        )?;
+        check(&cargo, "[workspace.metadata.openadapt]", "false")?;
+        // DO_NOT_TRACK still names itself
+        let c = resolve(
+            &env_of(&[("HOME", home), (DO_NOT_TRACK, "1")]),
+            &FileChoice::None,
+            &builder,
+            signals(),
+        );
+        assert_eq!(c.enabled().source(), &Source::DoNotTrack);
+        // telemetry = true: on
+        std::fs::write(&cargo, "[workspace.metadata.openadapt]\ntelemetry = true\n")?;
+        let c = resolve(
+            &env_of(&[("HOME", home)]),
+            &FileChoice::None,
+            &builder,
+            signals(),
+        );
+        assert!(on(&c));
+        // no working directory: no walk
+        std::fs::write(
+            &cargo,
+            "[workspace.metadata.openadapt]\ntelemetry = false\n",
+        )?;
+        let c = resolve(
+            &env_of(&[("HOME", home)]),
+            &FileChoice::None,
+            &builder,
+            Signals::default(),
+        );
+        assert!(on(&c));
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn the_install_id_and_where_it_is_kept() {
+        let b = Overrides::default();
+        let id = "3f0e8a51-61a4-4bd6-9c38-5b8d1c9b6c2e";
+        let c = run(&[(DISTINCT_ID, id)], None, &b);
+        assert_eq!(c.distinct_id(), Some(id));
+        assert!(c.warnings().is_empty());
+        for bad in ["two words", "ü", &"x".repeat(129)] {
+            let c = run(&[(DISTINCT_ID, bad)], None, &b);
+            assert_eq!(c.distinct_id(), None, "{bad}");
+            assert_eq!(c.warnings().len(), 1, "{bad}");
+        }
+        // where the id file is: the home directory's, whatever the config file
+        let pairs = [("HOME", "/home/u"), ("XDG_CONFIG_HOME", "/xdg")];
+        let c = resolve(&env_of(&pairs), &FileChoice::Locate, &b, Signals::default());
+        assert_eq!(
+            c.id_file(),
+            Some(Path::new("/home/u/.openadapt/telemetry_distinct_id"))
+        );
+        // the crate's former file was beside the file it read (the XDG one)
+        assert_eq!(
+            c.legacy_id_file(),
+            Some(Path::new("/xdg/openadapt/anonymous_id"))
+        );
+        let c = resolve(
+            &env_of(&[("HOME", "/home/u")]),
+            &FileChoice::Path(PathBuf::from("/etc/t.json")),
+            &b,
+            Signals::default(),
+        );
+        assert_eq!(
+            c.id_file(),
+            Some(Path::new("/home/u/.openadapt/telemetry_distinct_id"))
+        );
+        assert_eq!(c.legacy_id_file(), Some(Path::new("/etc/anonymous_id")));
+        // an injected environment without HOME never reaches the real home
+        let c = resolve(
+            &env_of(&[]),
+            &FileChoice::Path(PathBuf::from("/etc/t.json")),
+            &b,
+            Signals::default(),
+        );
+        assert_eq!(c.id_file(), None);
+        let c = resolve(&env_of(&pairs), &FileChoice::None, &b, Signals::default());
+        assert_eq!((c.id_file(), c.legacy_id_file()), (None, None));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn hostile_config_files_are_invalid_at_once() -> TestResult {
+        let dir = scratch("hostile")?;
+        let fifo = dir.join("fifo.json");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()?
+                .success()
+        );
+        let to_fifo = dir.join("to-fifo.json");
+        std::os::unix::fs::symlink(&fifo, &to_fifo)?;
+        let to_zero = dir.join("to-zero.json");
+        std::os::unix::fs::symlink("/dev/zero", &to_zero)?;
+        let big = dir.join("big.json");
+        let mut text = String::from("{\"pad\": \"");
+        text.push_str(&"x".repeat(5 << 20));
+        text.push_str("\"}");
+        std::fs::write(&big, text)?;
+        let folder = dir.join("folder.json");
+        std::fs::create_dir_all(&folder)?;
+        let fifo_reason = "it is a FIFO (named pipe), not a regular file";
+        let cases: [(&Path, &str); 5] = [
+            (&fifo, fifo_reason),
+            (&to_fifo, fifo_reason),
+            (&to_zero, "it is a character device, not a regular file"),
+            (&folder, "it is a directory"),
+            (&big, "it is larger than 1 MiB"),
+        ];
+        for (path, reason) in cases {
+            let started = std::time::Instant::now();
+            let c = resolve(
+                &env_of(&[]),
+                &FileChoice::Path(path.to_owned()),
+                &Overrides::default(),
+                Signals::default(),
+            );
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(1),
+                "{reason}"
+            );
+            assert_eq!(c.file_state(), &FileState::Invalid(reason.to_owned()));
+            assert_eq!(
+                show(c.enabled()),
+                ("false".to_owned(), Source::File(path.to_owned()))
+            );
+            assert_eq!(
+                c.warnings(),
+                [warn(&format!(
+                    "invalid config file {}: {reason}; telemetry is off",
+                    path.display()
+                ))]
+            );
+            // the CLI's rewrite refuses it unforced, and forced unless it is a
+            // regular file (the large one)
+            let error = Config::write_enabled(path, false, false)
+                .err()
+                .ok_or("no error")?;
+            let forced = Config::write_enabled(path, false, true);
+            if path == folder {
+                assert_eq!(error.kind(), &ConfigErrorKind::IsDirectory);
+                assert!(forced.is_err());
+            } else if path == big {
+                assert_eq!(error.kind(), &ConfigErrorKind::Invalid(reason.to_owned()));
+                assert!(forced.is_ok());
+            } else {
+                assert!(
+                    matches!(error.kind(), ConfigErrorKind::NotRegularFile(_)),
+                    "{error}"
+                );
+                assert!(forced.is_err());
+            }
+        }
+        assert!(
+            std::fs::symlink_metadata(&to_zero)?
+                .file_type()
+                .is_symlink()
+        );
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_enabled_refuses_a_dangling_link_and_writes_privately() -> TestResult {
+        use std::os::unix::fs::PermissionsExt as _;
+
+        let dir = scratch("write-private")?;
+        let link = dir.join("telemetry.json");
+        let nowhere = dir.join("dotfiles").join("telemetry.json");
+        std::os::unix::fs::symlink(&nowhere, &link)?;
+        let error = Config::write_enabled(&link, false, true)
+            .err()
+            .ok_or("no error")?;
+        assert_eq!(
+            error.kind(),
+            &ConfigErrorKind::DanglingLink(nowhere.clone())
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "config file {} is a symbolic link to {}, which does not exist: create that file, or remove the link",
+                link.display(),
+                nowhere.display()
+            )
+        );
+        assert!(std::fs::symlink_metadata(&link)?.file_type().is_symlink());
+        assert!(!nowhere.exists() && !dir.join("dotfiles").exists());
+
+        let mode = |p: &Path| -> Result<u32, std::io::Error> {
+            Ok(std::fs::metadata(p)?.permissions().mode() & 0o777)
+        };
+        let path = dir.join("new").join("openadapt").join("telemetry.json");
+        Config::write_enabled(&path, false, false)?;
+        assert_eq!(mode(&path)?, 0o600);
+        assert_eq!(mode(&dir.join("new"))?, 0o700);
+        assert_eq!(mode(&dir.join("new").join("openadapt"))?, 0o700);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+        Config::write_enabled(&path, true, false)?;
+        assert_eq!(mode(&path)?, 0o644);
+
+        // Python's bare NaN survives a rewrite
+        std::fs::write(&path, r#"{"enabled": true, "sample_rate": NaN}"#)?;
+        Config::write_enabled(&path, false, false)?;
+        assert_eq!(
+            std::fs::read_to_string(&path)?,
+            "{\n  \"enabled\": false,\n  \"sample_rate\": NaN\n}\n"
         );
         std::fs::remove_dir_all(&dir)?;
         Ok(())

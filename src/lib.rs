@@ -128,6 +128,7 @@ mod build;
 mod config;
 mod crumbs;
 mod features;
+mod fs;
 mod gate;
 mod identity;
 mod internal;
@@ -146,7 +147,7 @@ pub mod testing;
 mod transport;
 mod worker;
 
-pub use crate::config::{Config, FileState, Preview, Setting, Source};
+pub use crate::config::{Config, ConfigFile, FileState, Preview, Setting, Source};
 pub use crate::config::{ConfigError, ConfigErrorKind};
 pub use crate::identity::AnonymousId;
 pub use crate::layer::{TelemetryLayer, layer};

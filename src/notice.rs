@@ -7,8 +7,8 @@
 use std::io::{IsTerminal as _, Write};
 use std::path::Path;
 
-use crate::config::{Config, var};
-use crate::internal::CI_VARIABLES;
+use crate::config::{Config, process_env};
+use crate::internal::ci_variable;
 
 /// The file name, in the config file's folder.
 const FILE_NAME: &str = "notice_shown";
@@ -32,12 +32,7 @@ const FILE_NAME: &str = "notice_shown";
 pub fn show_first_run_notice(config: &Config) -> bool {
     let stderr = std::io::stderr();
     let terminal = stderr.is_terminal();
-    write_first_run_notice(
-        config,
-        &|name| std::env::var(name).ok(),
-        terminal,
-        &mut stderr.lock(),
-    )
+    write_first_run_notice(config, &process_env, terminal, &mut stderr.lock())
 }
 
 /// [`show_first_run_notice`] with its inputs given: the environment lookup
@@ -85,23 +80,15 @@ pub fn write_first_run_notice(
 /// Whether a CI variable is set (to anything but empty, `0` or `false`), as the
 /// internal-usage detection reads them.
 fn in_ci(env: &dyn Fn(&str) -> Option<String>) -> bool {
-    CI_VARIABLES.into_iter().any(|name| {
-        var(env, name).is_some_and(|value| value != "0" && !value.eq_ignore_ascii_case("false"))
-    })
+    ci_variable(env).is_some()
 }
 
 /// Records that the notice is shown, beside `config_file`; `false` if it was
 /// already recorded (by this or another process) or cannot be.
 fn claim(config_file: &Path) -> bool {
     let dir = config_file.parent().unwrap_or(Path::new(""));
-    if !dir.as_os_str().is_empty() && std::fs::create_dir_all(dir).is_err() {
-        return false;
-    }
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(dir.join(FILE_NAME))
-    {
+    // 0600 in a folder created 0700; never through a link (create_new)
+    match crate::fs::create_new_private(&dir.join(FILE_NAME)) {
         Ok(mut file) => {
             let _ = writeln!(
                 file,

@@ -2,7 +2,6 @@
 //! would be sent instead of sending it, and the test capture. Neither touches
 //! the network or the spool.
 
-use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -66,11 +65,9 @@ impl Sink for PreviewSink {
                     text.push_str(&item.payload.to_string());
                     text.push('\n');
                 }
-                let written = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .and_then(|mut f| f.write_all(text.as_bytes()));
+                // Never through a link, never into another user's file (`fs`).
+                let written =
+                    crate::fs::open_preview(path).and_then(|mut f| f.write_all(text.as_bytes()));
                 if written.is_err() {
                     return Delivery::Unreachable(format!("cannot write {}", path.display()));
                 }

@@ -12,7 +12,6 @@ use tracing_core::Level;
 use crate::build::{Assembly, with_tags};
 use crate::config::{Config, FileChoice, Overrides, Preview};
 use crate::gate::Gate;
-use crate::identity::AnonymousId;
 use crate::internal::Signals;
 use crate::layer::TelemetryLayer;
 use crate::limits::{TAG_VALUE, cut_chars};
@@ -90,6 +89,21 @@ impl TelemetryBuilder {
         Self {
             overrides: Overrides {
                 dsn: Some(dsn.into()),
+                ..self.overrides
+            },
+            ..self
+        }
+    }
+
+    /// The DSN usage events (`feature = "..."` counts) are sent to, a GlitchTip
+    /// project of their own, so they do not mix with the errors.
+    /// `OPENADAPT_TELEMETRY_USAGE_DSN` and the config file's `usage_dsn`
+    /// override it. By default, there is none, and usage events go to the
+    /// [`dsn`](Self::dsn).
+    pub fn usage_dsn(self, dsn: impl Into<String>) -> Self {
+        Self {
+            overrides: Overrides {
+                usage_dsn: Some(dsn.into()),
                 ..self.overrides
             },
             ..self
@@ -353,10 +367,11 @@ impl TelemetryBuilder {
     /// off where privacy is at stake. When telemetry is off nothing starts: no
     /// client, no thread, no file, no network.
     pub fn init(self) -> Telemetry {
-        let process_env = |name: &str| std::env::var(name).ok();
+        // The process environment: a value that is not UTF-8 comes with U+FFFD
+        // in it, so a variable that controls the opt-out fails closed.
         let env: &dyn Fn(&str) -> Option<String> = match &self.env {
             Some(lookup) => lookup.as_ref(),
-            None => &process_env,
+            None => &crate::config::process_env,
         };
         let config = crate::config::resolve(env, &self.file, &self.overrides, Signals::detect());
         for line in config.warnings() {
@@ -385,10 +400,10 @@ impl TelemetryBuilder {
         let (own, contexts) = base_tags(&self.package, &self.version, &config, &session_id);
         let tags = with_tags(own, self.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let release = cut_chars(&format!("{}@{}", self.package, self.version), TAG_VALUE);
-        // The anonymous id, sent as the Sentry user id: only when sending to a
-        // DSN (never in preview, never while off), kept beside the config file
-        // resolved above (so an injected env or `no_config_file` never touches
-        // the real config folder).
+        // The install id, sent as the Sentry user id: OPENADAPT_TELEMETRY_DISTINCT_ID,
+        // else ~/.openadapt/telemetry_distinct_id (shared with the Python
+        // packages). Only when sending to a DSN (never in preview, never while
+        // off); `no_config_file` touches no id file.
         let user_id = if self.preview || config.preview().is_some() {
             None
         } else {
@@ -396,8 +411,7 @@ impl TelemetryBuilder {
                 .dsn()
                 .value()
                 .as_ref()
-                .and(AnonymousId::of(&config))
-                .and_then(|id| id.load_or_create().ok())
+                .and_then(|_| crate::identity::install_id(&config))
         };
         let assembly = Arc::new(Assembly {
             gate,
@@ -408,7 +422,15 @@ impl TelemetryBuilder {
             environment: cut_chars(config.environment().value(), TAG_VALUE),
             server_name: cut_chars(&self.package, TAG_VALUE),
             user_id,
-            usage_dsn: Some(dsn.clone()),
+            // Usage events go to their own project when one is set (a bad one
+            // has turned them off in the config).
+            usage_dsn: Some(
+                config
+                    .usage_dsn()
+                    .value()
+                    .clone()
+                    .unwrap_or_else(|| dsn.clone()),
+            ),
             dsn: Some(dsn),
         });
         let switches = Switches {

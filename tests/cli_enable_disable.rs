@@ -81,7 +81,7 @@ fn rewrite_keeps_unknown_keys_and_leaves_no_temporary_file() {
 fn disable_deletes_the_anonymous_id_and_prints_it() {
     let sandbox = Sandbox::new("toggle-id");
     sandbox.write_config("{}");
-    std::fs::write(sandbox.id_file(), format!("{ID}\n")).unwrap();
+    sandbox.write_id(ID);
     let run = sandbox.run(&["disable"], &[]).expect_code(0);
     assert!(
         run.stdout

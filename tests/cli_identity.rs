@@ -1,6 +1,8 @@
-//! The anonymous id a package sends as the Sentry user id: a random UUID v4 in
-//! the config folder, made the first time telemetry runs with a DSN, never
-//! while off, never in preview, never without a config file.
+//! The install id a package sends as the Sentry user id: a random UUID v4 in
+//! `~/.openadapt/telemetry_distinct_id` (the Python packages' file), made the
+//! first time telemetry runs with a DSN, never while off, never in preview,
+//! never without a config file; `OPENADAPT_TELEMETRY_DISTINCT_ID` instead when
+//! it is set; the crate's former `anonymous_id` migrated once.
 #![cfg(feature = "cli")]
 #![allow(
     clippy::unwrap_used,
@@ -18,9 +20,13 @@ use serde_json::{Value, json};
 
 const DSN: &str = "https://key@errors.example/1";
 
-/// The common test builder, reading the sandbox's config file.
+/// The common test builder, reading the sandbox's config file, with the
+/// sandbox's home.
 fn with_file(sandbox: &Sandbox, vars: &[(&str, &str)]) -> TelemetryBuilder {
-    builder(vars).config_file(sandbox.config_file())
+    let home = sandbox.home();
+    let mut all = vec![("HOME", cli_support::text(&home))];
+    all.extend_from_slice(vars);
+    builder(&all).config_file(sandbox.config_file())
 }
 
 /// Starts `builder` with a capture sink, sends an error and a span, and
@@ -49,7 +55,9 @@ fn made_once_and_sent_as_the_user_id() {
     let uuid = sentry::types::Uuid::parse_str(id).unwrap();
     assert_eq!(uuid.get_version_num(), 4);
     assert_eq!(sent, [json!({ "id": id }), json!({ "id": id })]);
-    assert_eq!(sandbox.config_dir_names(), ["anonymous_id"]);
+    // Python's format: the UUID, no line break
+    assert_eq!(stored, id);
+    assert!(!sandbox.config_dir().exists());
 
     // the next start keeps it
     assert_eq!(
@@ -61,7 +69,7 @@ fn made_once_and_sent_as_the_user_id() {
     assert!(!sandbox.id_file().exists());
     sandbox.run(&["enable"], &[]).expect_code(0);
     let again = users(with_file(&sandbox, &[]).dsn(DSN));
-    let new = AnonymousId::beside(&sandbox.config_file())
+    let new = AnonymousId::in_home(&sandbox.home())
         .load()
         .unwrap()
         .unwrap();

@@ -33,8 +33,7 @@ fn is_v4(id: &str) -> bool {
 #[test]
 fn reset_replaces_the_id_and_prints_the_old_one() {
     let sandbox = Sandbox::new("reset");
-    std::fs::create_dir_all(sandbox.config_dir()).unwrap();
-    std::fs::write(sandbox.id_file(), format!("{OLD}\n")).unwrap();
+    sandbox.write_id(OLD);
     let run = sandbox.run(&["reset-id"], &[]).expect_code(0);
     let new = stored(&sandbox);
     assert!(is_v4(&new), "{new}");
@@ -51,7 +50,16 @@ fn reset_replaces_the_id_and_prints_the_old_one() {
     // again: a different random id each time
     sandbox.run(&["reset-id"], &[]).expect_code(0);
     assert_ne!(stored(&sandbox), new);
-    assert_eq!(sandbox.config_dir_names(), ["anonymous_id"]);
+    // the Python package's file, in its format: the UUID, no line break
+    assert_eq!(
+        cli_support::names(sandbox.id_file().parent().unwrap()),
+        ["telemetry_distinct_id"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(sandbox.id_file()).unwrap(),
+        stored(&sandbox)
+    );
+    assert!(!sandbox.config_dir().exists());
 }
 
 #[test]
@@ -77,8 +85,7 @@ fn reset_without_an_id_makes_one() {
 #[test]
 fn delete_removes_it() {
     let sandbox = Sandbox::new("reset-delete");
-    std::fs::create_dir_all(sandbox.config_dir()).unwrap();
-    std::fs::write(sandbox.id_file(), format!("{OLD}\n")).unwrap();
+    sandbox.write_id(OLD);
     let run = sandbox.run(&["reset-id", "--delete"], &[]).expect_code(0);
     assert!(
         run.stdout.starts_with(&format!(
@@ -100,8 +107,7 @@ fn delete_removes_it() {
 #[test]
 fn no_new_id_while_telemetry_is_off() {
     let sandbox = Sandbox::new("reset-off");
-    std::fs::create_dir_all(sandbox.config_dir()).unwrap();
-    std::fs::write(sandbox.id_file(), format!("{OLD}\n")).unwrap();
+    sandbox.write_id(OLD);
     let run = sandbox
         .run(&["reset-id"], &[("DO_NOT_TRACK", "1")])
         .expect_code(0);

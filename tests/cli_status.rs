@@ -172,7 +172,7 @@ fn json_says_why_it_is_off_and_shows_the_anonymous_id() {
     let sandbox = Sandbox::new("status-json-off");
     sandbox.write_config("{}");
     let id = "0b7c2a8e-4f5d-4c1e-9a3b-2d6f8e1c5a70";
-    std::fs::write(sandbox.id_file(), format!("{id}\n")).unwrap();
+    sandbox.write_id(id);
     let run = sandbox
         .run(&["status", "--json"], &[("DO_NOT_TRACK", "true")])
         .expect_code(0);
@@ -207,7 +207,7 @@ fn the_config_variable_names_the_file() {
     assert!(
         run.stdout.contains(&format!(
             "Anonymous id: none yet ({} is made",
-            sandbox.root.join("anonymous_id").display()
+            sandbox.id_file().display()
         )),
         "{}",
         run.stdout

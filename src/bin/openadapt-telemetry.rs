@@ -16,8 +16,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use openadapt_telemetry::{
-    AnonymousId, Config, ConfigErrorKind, Delivery, FileState, Preview, Setting, Source,
-    TELEMETRY_HELP, Telemetry,
+    AnonymousId, Config, ConfigErrorKind, ConfigFile, Delivery, FileState, Preview, Setting,
+    Source, TELEMETRY_HELP, Telemetry,
 };
 use serde_json::{Value, json};
 
@@ -87,6 +87,14 @@ fn say(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
+}
+
+/// The process environment, for a telemetry instance this tool starts: names
+/// that are not UTF-8 are left out; values that are not are kept with U+FFFD in
+/// place of the bad bytes, so an unreadable opt-out still turns telemetry off.
+fn process_vars() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.to_string_lossy().into_owned())))
 }
 
 // ---------------------------------------------------------------------------
@@ -271,19 +279,22 @@ Usage: {NAME} <COMMAND> [OPTIONS]
 Commands:
   status      Whether telemetry is on and why; every setting and where it comes from
   enable      Turn telemetry on in the config file
-  disable     Turn telemetry off in the config file and delete the anonymous id
+  disable     Turn telemetry off in the config file and delete the install id
   preview     Show what would be sent, for a short demonstration (sends nothing)
   send-test   Send one test event to the configured server and report its answer
-  reset-id    Replace the anonymous id with a new random one (or delete it)
+  reset-id    Replace the install id with a new random one (or delete it)
   help        This help, or a command's: help COMMAND
 
 Options:
   -h, --help     This help (COMMAND --help: the command's)
   -V, --version  The version
 
-Files: the config file is $OPENADAPT_TELEMETRY_CONFIG, else
-$XDG_CONFIG_HOME/openadapt/telemetry.json, else ~/.config/openadapt/telemetry.json.
-The anonymous id is the file anonymous_id beside it.
+Files: the config file is ~/.config/openadapt/telemetry.json, shared with the
+Python packages; $XDG_CONFIG_HOME/openadapt/telemetry.json is read too when it
+exists (its keys win, and \"enabled\": false in either file turns telemetry off);
+$OPENADAPT_TELEMETRY_CONFIG names one file, used alone. The install id (the
+anonymous id) is ~/.openadapt/telemetry_distinct_id, shared with the Python
+packages, unless OPENADAPT_TELEMETRY_DISTINCT_ID is set.
 Exit codes: 0 success, 1 failure, 2 bad command line.
 
 {TELEMETRY_HELP}"
@@ -293,13 +304,15 @@ Exit codes: 0 success, 1 failure, 2 bad command line.
 const STATUS_HELP: &str = "\
 Usage: openadapt-telemetry status [--json]
 
-Shows whether telemetry is on and why (DO_NOT_TRACK, a variable, the config
-file or the default), every setting with the place it comes from, whether this
-use counts as internal and why, the config file and its state, the DSN's host
-and project (never its key), the anonymous id, and what is collected.
+Shows whether telemetry is on and why (DO_NOT_TRACK, a variable, a config
+file, a repository opt-out in a pyproject.toml or Cargo.toml, or the default),
+every setting with the place it comes from, whether this use counts as
+internal and why, whether it runs in CI, the config files and their state, the
+DSNs' hosts and projects (never their keys), the install id, and what is
+collected.
 
-Exits with 1 when the config file cannot be used (not JSON, not an object,
-unreadable, a directory): telemetry is then off.
+Exits with 1 when a config file cannot be used (not JSON, not an object,
+unreadable, not a regular file, larger than 1 MiB): telemetry is then off.
 
 Options:
   --json     Print one JSON object instead
@@ -309,10 +322,13 @@ Options:
 const ENABLE_HELP: &str = "\
 Usage: openadapt-telemetry enable [--force]
 
-Sets \"enabled\": true in the config file, keeping every other key, and prints
-the resulting state. The file is replaced atomically; its folder is created if
-needed. DO_NOT_TRACK and OPENADAPT_TELEMETRY_ENABLED still override the file:
-the command says so when one of them does.
+Sets \"enabled\": true in the config file ~/.config/openadapt/telemetry.json
+(and in $XDG_CONFIG_HOME/openadapt/telemetry.json when that file exists, or
+in $OPENADAPT_TELEMETRY_CONFIG alone), keeping every other key, and prints the
+resulting state. Each file is replaced atomically; a new file is private (0600)
+and a new folder too (0700). A symbolic link is written through; a link to
+nothing is refused. DO_NOT_TRACK, OPENADAPT_TELEMETRY_ENABLED and a repository
+opt-out still override the file: the command says so when one of them does.
 
 Options:
   --force    Replace a config file that cannot be parsed (a copy is kept as .bak)
@@ -322,10 +338,14 @@ Options:
 const DISABLE_HELP: &str = "\
 Usage: openadapt-telemetry disable [--force]
 
-Sets \"enabled\": false in the config file, keeping every other key, deletes
-the anonymous id and prints the resulting state. The file is replaced
-atomically; its folder is created if needed. OPENADAPT_TELEMETRY_ENABLED=true
-in the environment still overrides the file: the command says so.
+Sets \"enabled\": false in the config file ~/.config/openadapt/telemetry.json
+(and in $XDG_CONFIG_HOME/openadapt/telemetry.json when that file exists, or
+in $OPENADAPT_TELEMETRY_CONFIG alone), keeping every other key, deletes the
+install id and prints the resulting state. The Python packages read the same
+file. Each file is replaced atomically; a new file is private (0600) and a new
+folder too (0700). A symbolic link is written through; a link to nothing is
+refused. OPENADAPT_TELEMETRY_ENABLED=true in the environment still overrides
+the file: the command says so.
 
 Options:
   --force    Replace a config file that cannot be parsed (a copy is kept as .bak)
@@ -353,8 +373,8 @@ Usage: openadapt-telemetry send-test [--dsn URL]
 Sends one test event (level info, message \"openadapt-telemetry test event\")
 to the configured DSN (OPENADAPT_TELEMETRY_DSN, else \"dsn\" in the config file)
 and prints the server's answer: accepted, rate limited, refused (with the HTTP
-status) or unreachable. Exits with 0 only when the server accepted it.
-Nothing is sent while telemetry is off.
+status), redirected (never followed: check the DSN) or unreachable. Exits with
+0 only when the server accepted it. Nothing is sent while telemetry is off.
 
 Options:
   --dsn URL  Send to this DSN instead
@@ -364,11 +384,11 @@ Options:
 const RESET_ID_HELP: &str = "\
 Usage: openadapt-telemetry reset-id [--delete]
 
-Replaces the anonymous id (a random UUID sent as the user id, never derived
+Replaces the install id (a random UUID sent as the user id, never derived
 from the machine or the user) with a new random one, and prints the old one:
 send it to the maintainers to have the data sent under it erased. While
-telemetry is off no new id is made. The id is the file anonymous_id beside the
-config file.
+telemetry is off no new id is made. The id is the file
+~/.openadapt/telemetry_distinct_id, shared with the Python packages.
 
 Options:
   --delete   Only delete the id (a new one is made when a program next sends)
@@ -378,14 +398,21 @@ Options:
 // ---------------------------------------------------------------------------
 // Explaining a configuration
 
+/// A variable of the process environment, trimmed (a value that is not UTF-8
+/// is shown with U+FFFD).
+fn env_text(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|value| value.to_string_lossy().trim().to_owned())
+}
+
 /// Where a value comes from (`Source`'s text); for `DO_NOT_TRACK`, its value.
 /// Never a variable's value otherwise: `OPENADAPT_TELEMETRY_DSN` holds a key.
 fn origin(source: &Source) -> String {
     match source {
-        Source::DoNotTrack => match std::env::var(DO_NOT_TRACK) {
-            Ok(value) => format!("{DO_NOT_TRACK}={}", value.trim()),
-            Err(_) => source.to_string(),
+        Source::DoNotTrack => match env_text(DO_NOT_TRACK) {
+            Some(value) => format!("{DO_NOT_TRACK}={value}"),
+            None => source.to_string(),
         },
+        Source::NotUtf8(name) => format!("environment variable {name} is not valid UTF-8"),
         _ => source.to_string(),
     }
 }
@@ -397,13 +424,19 @@ fn why(config: &Config) -> String {
     let on = *config.enabled().value();
     let decided = config.enabled().source();
     let origin = match decided {
-        Source::Env(name) => match std::env::var(name) {
-            Ok(value) if *name == ENABLED_VAR => format!("{decided}={}", value.trim()),
-            _ => decided.to_string(),
+        Source::Env(name) if *name == ENABLED_VAR => match env_text(name) {
+            Some(value) => format!("{decided}={value}"),
+            None => decided.to_string(),
         },
         _ => origin(decided),
     };
-    if let (FileState::Invalid(reason), Source::File(_)) = (config.file_state(), decided) {
+    if let Source::File(path) = decided
+        && let Some(FileState::Invalid(reason)) = config
+            .config_files()
+            .iter()
+            .find(|file| file.path() == path)
+            .map(ConfigFile::state)
+    {
         return format!("{origin} is invalid: {reason}");
     }
     if !on
@@ -426,6 +459,10 @@ fn on_off(on: bool) -> &'static str {
     if on { "on" } else { "off" }
 }
 
+fn yes_no(yes: bool) -> &'static str {
+    if yes { "yes" } else { "no" }
+}
+
 /// The DSN's host and project, never its key.
 fn dsn_summary(dsn: &str) -> Option<(String, String)> {
     let dsn = dsn.parse::<sentry::types::Dsn>().ok()?;
@@ -442,15 +479,20 @@ fn rate(value: f32) -> String {
     format!("{value:?}")
 }
 
-/// The anonymous id as `status` shows it: the value, or why there is none.
+/// The install id as `status` shows it: the value, or why there is none.
 enum IdState {
     NoFolder,
+    Variable(String),
     Missing(PathBuf),
     Present(PathBuf, String),
-    Broken(PathBuf, String),
+    /// The error, and whether a program replaces the file (it does not hold a UUID).
+    Broken(PathBuf, String, bool),
 }
 
 fn id_state(config: &Config) -> IdState {
+    if let Some(id) = config.distinct_id() {
+        return IdState::Variable(id.to_owned());
+    }
     let Some(id) = AnonymousId::of(config) else {
         return IdState::NoFolder;
     };
@@ -458,7 +500,11 @@ fn id_state(config: &Config) -> IdState {
     match id.load() {
         Ok(Some(value)) => IdState::Present(path, value),
         Ok(None) => IdState::Missing(path),
-        Err(e) => IdState::Broken(path, e.to_string()),
+        Err(e) => IdState::Broken(
+            path,
+            e.to_string(),
+            e.kind() == std::io::ErrorKind::InvalidData,
+        ),
     }
 }
 
@@ -476,14 +522,35 @@ fn status(as_json: bool) -> Result<ExitCode, Failure> {
     } else {
         say(&status_text(&config, &id));
     }
-    if let (FileState::Invalid(reason), Some(path)) = (config.file_state(), config.file_path()) {
-        eprintln!(
-            "{NAME}: invalid config file {}: {reason}; telemetry is off",
-            path.display()
-        );
-        return Ok(ExitCode::FAILURE);
+    let mut code = ExitCode::SUCCESS;
+    for file in config.config_files() {
+        if let FileState::Invalid(reason) = file.state() {
+            eprintln!(
+                "{NAME}: invalid config file {}: {reason}; telemetry is off",
+                file.path().display()
+            );
+            code = ExitCode::FAILURE;
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
+}
+
+/// A DSN row of `status`: host and project, or none and what that means.
+fn dsn_row(setting: &Setting<Option<String>>, none: &str) -> (String, String) {
+    match setting.value().as_deref().and_then(dsn_summary) {
+        Some((host, project)) => (
+            format!("{host}, project {project}"),
+            format!("{} (key not shown)", origin(setting.source())),
+        ),
+        None if *setting.source() != Source::Default => (
+            "none".to_owned(),
+            format!("{}: it does not parse", origin(setting.source())),
+        ),
+        None => (
+            "none".to_owned(),
+            format!("{}: {none}", origin(setting.source())),
+        ),
+    }
 }
 
 fn status_text(config: &Config, id: &IdState) -> String {
@@ -525,22 +592,10 @@ fn status_text(config: &Config, id: &IdState) -> String {
         let _ = writeln!(out, "  {key:<21} {value:<24} {source}");
     };
     row("enabled", on_off(on).to_owned(), why(config));
-    let dsn = config.dsn();
-    match dsn.value().as_deref().and_then(dsn_summary) {
-        Some((host, project)) => row(
-            "dsn",
-            format!("{host}, project {project}"),
-            format!("{} (key not shown)", origin(dsn.source())),
-        ),
-        None => row(
-            "dsn",
-            "none".to_owned(),
-            format!(
-                "{}: no DSN configured (packages bring their own)",
-                origin(dsn.source())
-            ),
-        ),
-    }
+    let (value, source) = dsn_row(config.dsn(), "no DSN configured (packages bring their own)");
+    row("dsn", value, source);
+    let (value, source) = dsn_row(config.usage_dsn(), "usage events go to the dsn");
+    row("usage_dsn", value, source);
     let s = |setting: &Setting<bool>| setting.value().to_string();
     row(
         "environment",
@@ -579,21 +634,24 @@ fn status_text(config: &Config, id: &IdState) -> String {
     );
     row(
         "internal",
-        if *config.internal().value() {
-            "yes"
-        } else {
-            "no"
-        }
-        .to_owned(),
+        yes_no(*config.internal().value()).to_owned(),
         format!(
             "{}: {}",
             origin(config.internal().source()),
             config.internal_reason()
         ),
     );
+    row(
+        "ci",
+        yes_no(*config.ci().value()).to_owned(),
+        match config.ci().source() {
+            Source::Env(name) => format!("{name} is set"),
+            _ => "no CI variable is set".to_owned(),
+        },
+    );
     let _ = writeln!(
         out,
-        "  Priority: DO_NOT_TRACK > environment variables > config file > package default > default."
+        "  Priority: DO_NOT_TRACK > repository opt-out > environment variables > config file > package default > default."
     );
 
     let _ = writeln!(out);
@@ -622,7 +680,25 @@ fn status_text(config: &Config, id: &IdState) -> String {
             );
         }
     }
+    for file in config.config_files().iter().skip(1) {
+        let _ = match file.state() {
+            FileState::Invalid(reason) => writeln!(
+                out,
+                "Config file:  {} (invalid: {reason}; telemetry is off until it is fixed)",
+                file.path().display()
+            ),
+            _ => writeln!(
+                out,
+                "Config file:  {} (read too: its keys win; \"enabled\": false in either file turns telemetry off)",
+                file.path().display()
+            ),
+        };
+    }
     let _ = match id {
+        IdState::Variable(value) => writeln!(
+            out,
+            "Anonymous id: {value} (from OPENADAPT_TELEMETRY_DISTINCT_ID)"
+        ),
         IdState::Present(path, value) => {
             writeln!(out, "Anonymous id: {value} ({})", path.display())
         }
@@ -631,12 +707,17 @@ fn status_text(config: &Config, id: &IdState) -> String {
             "Anonymous id: none yet ({} is made the first time a program sends; never while telemetry is off)",
             path.display()
         ),
-        IdState::Broken(path, error) => writeln!(
+        IdState::Broken(path, error, replaced) => writeln!(
             out,
-            "Anonymous id: unusable ({}: {error}; it is replaced the next time a program sends)",
-            path.display()
+            "Anonymous id: unusable ({}: {error}; {})",
+            path.display(),
+            if *replaced {
+                "it is replaced the next time a program sends"
+            } else {
+                "programs send no id until it is removed"
+            }
         ),
-        IdState::NoFolder => writeln!(out, "Anonymous id: none (no config folder)"),
+        IdState::NoFolder => writeln!(out, "Anonymous id: none (no home folder)"),
     };
 
     if !config.warnings().is_empty() {
@@ -652,6 +733,16 @@ fn status_text(config: &Config, id: &IdState) -> String {
     out
 }
 
+fn file_json(file: &ConfigFile) -> Value {
+    let (state, error) = match file.state() {
+        FileState::Loaded => ("loaded", None),
+        FileState::NotFound => ("not_found", None),
+        FileState::Invalid(reason) => ("invalid", Some(reason.clone())),
+        _ => ("not_used", None),
+    };
+    json!({ "path": file.path().display().to_string(), "state": state, "error": error })
+}
+
 fn status_json(config: &Config, id: &IdState) -> Value {
     fn setting<T>(setting: &Setting<T>, value: Value) -> Value {
         json!({ "value": value, "source": origin(setting.source()) })
@@ -663,22 +754,23 @@ fn status_json(config: &Config, id: &IdState) -> Value {
             .and_then(serde_json::Number::from_f64)
             .map_or(Value::Null, Value::Number)
     };
-    let dsn = config
-        .dsn()
-        .value()
-        .as_deref()
-        .and_then(dsn_summary)
-        .map(|(host, project)| json!({ "host": host, "project_id": project }));
-    let (state, error) = match config.file_state() {
-        FileState::Loaded => ("loaded", None),
-        FileState::NotFound => ("not_found", None),
-        FileState::Invalid(reason) => ("invalid", Some(reason.clone())),
-        _ => ("not_used", None),
+    let dsn = |setting: &Setting<Option<String>>| {
+        setting
+            .value()
+            .as_deref()
+            .and_then(dsn_summary)
+            .map(|(host, project)| json!({ "host": host, "project_id": project }))
+            .unwrap_or(Value::Null)
+    };
+    let main = match config.config_files().first() {
+        Some(file) => file_json(file),
+        None => json!({ "path": null, "state": "not_used", "error": null }),
     };
     let (id_value, id_path, id_error) = match id {
+        IdState::Variable(value) => (Some(value.clone()), None, None),
         IdState::Present(path, value) => (Some(value.clone()), Some(path), None),
         IdState::Missing(path) => (None, Some(path), None),
-        IdState::Broken(path, error) => (None, Some(path), Some(error.clone())),
+        IdState::Broken(path, error, _) => (None, Some(path), Some(error.clone())),
         IdState::NoFolder => (None, None, None),
     };
     let preview = match config.preview() {
@@ -691,7 +783,8 @@ fn status_json(config: &Config, id: &IdState) -> Value {
         "why": why(config),
         "settings": {
             "enabled": setting(config.enabled(), Value::from(*config.enabled().value())),
-            "dsn": setting(config.dsn(), dsn.unwrap_or(Value::Null)),
+            "dsn": setting(config.dsn(), dsn(config.dsn())),
+            "usage_dsn": setting(config.usage_dsn(), dsn(config.usage_dsn())),
             "environment": setting(config.environment(), Value::from(config.environment().value().clone())),
             "sample_rate": setting(config.sample_rate(), number(*config.sample_rate().value())),
             "traces_sample_rate": setting(config.traces_sample_rate(), number(*config.traces_sample_rate().value())),
@@ -705,16 +798,15 @@ fn status_json(config: &Config, id: &IdState) -> Value {
             "source": origin(config.internal().source()),
             "reason": config.internal_reason(),
         },
+        "ci": setting(config.ci(), Value::from(*config.ci().value())),
         "preview": preview,
-        "config_file": {
-            "path": config.file_path().map(|p| p.display().to_string()),
-            "state": state,
-            "error": error,
-        },
+        "config_file": main,
+        "config_files": config.config_files().iter().map(file_json).collect::<Vec<_>>(),
         "anonymous_id": {
             "value": id_value,
             "path": id_path.map(|p| p.display().to_string()),
             "error": id_error,
+            "from_variable": matches!(id, IdState::Variable(_)),
         },
         "warnings": config.warnings().iter().map(|w| w.strip_prefix("openadapt-telemetry: ").unwrap_or(w)).collect::<Vec<_>>(),
         "help": TELEMETRY_HELP,
@@ -727,41 +819,55 @@ fn status_json(config: &Config, id: &IdState) -> Value {
 fn set_enabled(on: bool, force: bool) -> Result<ExitCode, Failure> {
     let command = if on { "enable" } else { "disable" };
     let before = Config::load();
-    let Some(path) = before.file_path().map(Path::to_owned) else {
+    if before.file_path().is_none() {
         return Err(Failure::Failed(
             "no config file location: no home folder found; set OPENADAPT_TELEMETRY_CONFIG"
                 .to_owned(),
         ));
+    }
+    // the main file, and the XDG one when it exists
+    let files: Vec<(PathBuf, FileState)> = match before.config_files() {
+        [] => before
+            .file_path()
+            .map(|path| (path.to_owned(), FileState::NotFound))
+            .into_iter()
+            .collect(),
+        files => files
+            .iter()
+            .map(|file| (file.path().to_owned(), file.state().clone()))
+            .collect(),
     };
     let mut out = String::new();
-    if force && matches!(before.file_state(), FileState::Invalid(_)) && path.is_file() {
-        match keep_backup(&path) {
-            Ok(backup) => out.push_str(&format!(
-                "Kept a copy of the unparseable config file as {}.\n",
-                backup.display()
-            )),
-            Err(e) => out.push_str(&format!(
-                "Could not keep a copy of the unparseable config file ({e}); replacing it anyway.\n"
-            )),
-        }
-    }
-    if let Err(e) = Config::write_enabled(&path, on, force) {
-        return Err(Failure::Failed(match e.kind() {
-            ConfigErrorKind::Invalid(_) => {
-                format!(
-                    "{e}; fix it, or replace it with `{NAME} {command} --force` (a copy is kept)"
-                )
+    for (path, state) in &files {
+        if force && matches!(state, FileState::Invalid(_)) && path.is_file() {
+            match keep_backup(path) {
+                Ok(backup) => out.push_str(&format!(
+                    "Kept a copy of the unparseable config file as {}.\n",
+                    backup.display()
+                )),
+                Err(e) => out.push_str(&format!(
+                    "Could not keep a copy of the unparseable config file ({e}); replacing it anyway.\n"
+                )),
             }
-            _ => chain(&e),
-        }));
+        }
+        if let Err(e) = Config::write_enabled(path, on, force) {
+            say(&out);
+            return Err(Failure::Failed(match e.kind() {
+                ConfigErrorKind::Invalid(_) => {
+                    format!(
+                        "{e}; fix it, or replace it with `{NAME} {command} --force` (a copy is kept)"
+                    )
+                }
+                _ => chain(&e),
+            }));
+        }
+        out.push_str(&format!(
+            "Telemetry {} in the config file {}.\n",
+            if on { "enabled" } else { "disabled" },
+            path.display()
+        ));
     }
-    out.push_str(&format!(
-        "Telemetry {} in the config file {}.\n",
-        if on { "enabled" } else { "disabled" },
-        path.display()
-    ));
-    if !on {
-        let id = AnonymousId::beside(&path);
+    if !on && let Some(id) = AnonymousId::of(&before) {
         match id.delete() {
             Ok(Some(old)) => out.push_str(&format!(
                 "Deleted the anonymous id {old}. To have the data sent under it erased, send it to the maintainers ({ERASURE}).\n"
@@ -781,11 +887,13 @@ fn set_enabled(on: bool, force: bool) -> Result<ExitCode, Failure> {
     if now != on {
         let source = after.enabled().source();
         let note = match source {
-            Source::DoNotTrack | Source::Env(_) => format!(
-                "{} overrides the config file: telemetry stays {} while it is set.",
-                why(&after),
-                on_off(now)
-            ),
+            Source::DoNotTrack | Source::Env(_) | Source::NotUtf8(_) | Source::Manifest { .. } => {
+                format!(
+                    "{} overrides the config file: telemetry stays {} while it is set.",
+                    why(&after),
+                    on_off(now)
+                )
+            }
             _ => format!("Telemetry is still {}: {}.", on_off(now), why(&after)),
         };
         out.push_str(&format!("Note: {note}\n"));
@@ -827,8 +935,7 @@ fn preview() -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::Failed(format!("cannot create a temporary file: {e}")))?;
     // The default settings, whatever the user's: nothing is sent, so an opt-out
     // does not stop the demonstration. Only the internal-usage variables pass.
-    let mut vars: HashMap<String, String> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+    let mut vars: HashMap<String, String> = process_vars()
         .filter(|(k, _)| !k.starts_with(ENV_PREFIX) && k != DO_NOT_TRACK)
         .collect();
     vars.insert(DEBUG_FILE_VAR.to_owned(), file.path.display().to_string());
@@ -1007,10 +1114,10 @@ fn send_test(dsn: Option<String>) -> Result<ExitCode, Failure> {
     }
     // The real settings, but never preview (this tests the server), and --dsn
     // above OPENADAPT_TELEMETRY_DSN and the config file.
-    let mut vars: HashMap<String, String> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+    let mut vars: HashMap<String, String> = process_vars()
         .filter(|(k, _)| k != DEBUG_VAR && k != DEBUG_FILE_VAR)
         .collect();
+    let flag = dsn.is_some();
     if let Some(dsn) = dsn {
         vars.insert(DSN_VAR.to_owned(), dsn);
     }
@@ -1033,9 +1140,13 @@ fn send_test(dsn: Option<String>) -> Result<ExitCode, Failure> {
             "no DSN configured: pass --dsn URL, or set {DSN_VAR} or \"dsn\" in the config file"
         )));
     };
-    say(&format!(
-        "Sending a test event to {host}, project {project} ({})…\n",
+    let source = if flag {
+        "--dsn".to_owned()
+    } else {
         origin(config.dsn().source())
+    };
+    say(&format!(
+        "Sending a test event to {host}, project {project} ({source})…\n"
     ));
     let delivery = telemetry.send_test_event(SEND_TIMEOUT);
     let (ok, text) = match &delivery {
@@ -1062,6 +1173,12 @@ fn send_test(dsn: Option<String>) -> Result<ExitCode, Failure> {
                 }
             ),
         ),
+        Delivery::Redirected(status) => (
+            false,
+            format!(
+                "redirected to another host; check the DSN (the server answered HTTP {status}, and redirects are never followed)"
+            ),
+        ),
         Delivery::Unreachable(why) => (false, format!("unreachable: {why}")),
         Delivery::BackingOff => (
             false,
@@ -1071,7 +1188,11 @@ fn send_test(dsn: Option<String>) -> Result<ExitCode, Failure> {
         other => (false, format!("not sent: {other:?}")),
     };
     let mut out = format!("{text}\n");
-    if ok && let Some(id) = AnonymousId::of(config).and_then(|id| id.load().ok().flatten()) {
+    let id = config
+        .distinct_id()
+        .map(str::to_owned)
+        .or_else(|| AnonymousId::of(config).and_then(|id| id.load().ok().flatten()));
+    if ok && let Some(id) = id {
         out.push_str(&format!("It carried the anonymous id {id}.\n"));
     }
     say(&out);
@@ -1101,7 +1222,8 @@ fn reset_id(delete: bool) -> Result<ExitCode, Failure> {
     let config = Config::load();
     let Some(id) = AnonymousId::of(&config) else {
         return Err(Failure::Failed(
-            "no config folder: no home folder found; set OPENADAPT_TELEMETRY_CONFIG".to_owned(),
+            "no home folder found for the install id ~/.openadapt/telemetry_distinct_id: set HOME"
+                .to_owned(),
         ));
     };
     let fail = |e: std::io::Error| {
@@ -1152,6 +1274,11 @@ fn reset_id(delete: bool) -> Result<ExitCode, Failure> {
         if let Some(old) = &old {
             out.push_str(&erase(old));
         }
+    }
+    if config.distinct_id().is_some() {
+        out.push_str(
+            "Note: OPENADAPT_TELEMETRY_DISTINCT_ID is set: programs send that id, not the file's, while it is set.\n",
+        );
     }
     say(&out);
     Ok(ExitCode::SUCCESS)

@@ -1,8 +1,9 @@
-//! Running the `openadapt-telemetry` binary against a temporary config folder,
+//! Running the `openadapt-telemetry` binary against a temporary home folder,
 //! with an environment of its own: the child gets only `PATH` and the variables
-//! a test gives it, `HOME` and `XDG_CONFIG_HOME` point into a fresh temporary
-//! folder, and its working directory is that folder. The real home directory
-//! and the test process's environment are never touched.
+//! a test gives it, `HOME` points into a fresh temporary folder (and
+//! `XDG_CONFIG_HOME` is unset unless a test sets it), and its working directory
+//! is that folder. The real home directory and the test process's environment
+//! are never touched.
 #![allow(dead_code, reason = "each test file uses a different part")]
 #![allow(
     clippy::unwrap_used,
@@ -48,14 +49,25 @@ impl Sandbox {
         Sandbox { root }
     }
 
-    /// `$XDG_CONFIG_HOME` of the child.
+    /// `$HOME` of the child.
+    pub fn home(&self) -> PathBuf {
+        self.root.join("home")
+    }
+
+    /// A folder for `$XDG_CONFIG_HOME`: not set unless a test passes it
+    /// (`("XDG_CONFIG_HOME", text(&sandbox.xdg()))`).
     pub fn xdg(&self) -> PathBuf {
         self.root.join("xdg")
     }
 
-    /// The config folder: `$XDG_CONFIG_HOME/openadapt`.
+    /// The config file in the XDG folder.
+    pub fn xdg_config_file(&self) -> PathBuf {
+        self.xdg().join("openadapt").join("telemetry.json")
+    }
+
+    /// The config folder: `$HOME/.config/openadapt`, shared with the Python packages.
     pub fn config_dir(&self) -> PathBuf {
-        self.xdg().join("openadapt")
+        self.home().join(".config").join("openadapt")
     }
 
     /// The config file the child uses by default.
@@ -63,9 +75,20 @@ impl Sandbox {
         self.config_dir().join("telemetry.json")
     }
 
-    /// The anonymous id file beside the config file.
+    /// The install id file: `$HOME/.openadapt/telemetry_distinct_id`.
     pub fn id_file(&self) -> PathBuf {
+        self.home().join(".openadapt").join("telemetry_distinct_id")
+    }
+
+    /// The crate's former id file, beside the config file.
+    pub fn legacy_id_file(&self) -> PathBuf {
         self.config_dir().join("anonymous_id")
+    }
+
+    /// Writes the install id file (creating the folder), as Python does: no line break.
+    pub fn write_id(&self, id: &str) {
+        std::fs::create_dir_all(self.id_file().parent().unwrap()).unwrap();
+        std::fs::write(self.id_file(), id).unwrap();
     }
 
     /// Writes the config file (creating the folder).
@@ -81,37 +104,49 @@ impl Sandbox {
 
     /// The names in the config folder, sorted.
     pub fn config_dir_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = match std::fs::read_dir(self.config_dir()) {
-            Ok(entries) => entries
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        names.sort();
-        names
+        names(&self.config_dir())
     }
 
     /// Runs the binary with `args` and, besides the sandbox's own, the variables `env`.
     pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut command = Command::new(BIN);
+        let mut command = self.command(BIN, args);
+        command.envs(env.iter().copied());
+        finish(&mut command)
+    }
+
+    /// A command for `program` with `args`, in the sandbox's environment.
+    pub fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(program);
         command
             .args(args)
             .env_clear()
-            .env("HOME", self.root.join("home"))
-            .env("XDG_CONFIG_HOME", self.xdg())
+            .env("HOME", self.home())
             .current_dir(&self.root);
         for name in ["PATH", "SYSTEMROOT", "TMPDIR", "TEMP", "TMP"] {
             if let Some(value) = std::env::var_os(name) {
                 command.env(name, value);
             }
         }
+        command
+    }
+
+    /// Runs the binary with `args` under `umask 022` (through `sh`).
+    pub fn run_umask_022(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut all = vec!["-c", "umask 022; exec \"$0\" \"$@\"", BIN];
+        all.extend_from_slice(args);
+        let mut command = self.command("sh", &all);
         command.envs(env.iter().copied());
-        let output = command.output().unwrap();
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        finish(&mut command)
+    }
+}
+
+/// Runs `command`, waiting for its end.
+pub fn finish(command: &mut Command) -> Run {
+    let output = command.output().unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 
@@ -132,4 +167,16 @@ pub fn closed_port_dsn() -> String {
 /// `path` as text, for an environment variable.
 pub fn text(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")
+}
+
+/// The names in `dir`, sorted (none if it does not exist).
+pub fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
 }
