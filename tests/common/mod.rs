@@ -4,3 +4,4 @@ pub mod bugsink;
 pub mod capture;
 pub mod child;
 pub mod faults;
+pub mod spool;
