@@ -324,13 +324,39 @@ fn absorb(held: &mut ErrorRecord, later: ErrorRecord) {
     held.propagating = later.propagating;
 }
 
-/// Writes what is left in memory to the spool (or a local sink), on the
-/// calling thread, never waiting on the network. `abandon`: the process is
-/// ending (the guard's drop ran out of time, `exit`); the worker sends nothing
-/// more and this process's spool claims are given back. Otherwise (a panic
-/// the program may survive) the worker goes on and is asked to send the
-/// spooled envelopes.
+/// Writes what is left in memory to the spool (or a local sink), never
+/// waiting on the network. `abandon`: the process is ending (the guard's drop
+/// ran out of time, `exit`); the worker sends nothing more and this process's
+/// spool claims are given back. Otherwise (a panic the program may survive)
+/// the worker goes on and is asked to send the spooled envelopes.
+///
+/// The work runs on a short-lived thread of its own, the caller waiting for
+/// it: at `exit` the calling thread's thread-locals are already destroyed
+/// (glibc runs their destructors before the `atexit` handlers, and building an
+/// event id then panics), and in a forked child the calling thread's random
+/// generator is a copy of the parent's (its event ids would repeat the
+/// parent's). A new thread has fresh ones. If no thread can be started, the
+/// caller does the work.
 pub(crate) fn spill(shared: &Shared, assembly: &Assembly, started: Instant, abandon: bool) {
+    let on_own_thread = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("openadapt-telemetry-spill".into())
+            .spawn_scoped(scope, || {
+                // Nothing it does is captured again (as on the worker).
+                crate::runtime::IN_WORKER.set(true);
+                spill_here(shared, assembly, started, abandon);
+            })
+            .map(|handle| {
+                let _ = handle.join();
+            })
+            .is_ok()
+    });
+    if !on_own_thread {
+        spill_here(shared, assembly, started, abandon);
+    }
+}
+
+fn spill_here(shared: &Shared, assembly: &Assembly, started: Instant, abandon: bool) {
     let Some(mut q) = lock_for_exit(shared) else {
         return;
     };
