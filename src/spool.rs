@@ -18,7 +18,7 @@
 //!   than [`MAX_AGE`]; the oldest go first, counted in the next client report.
 //! - A file that cannot be read or is not a whole envelope is removed and counted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs;
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -182,6 +182,9 @@ struct Estimate {
     count: usize,
     bytes: u64,
     checked: Option<Instant>,
+    /// The files of the last scan not yet dropped, oldest first: while the
+    /// scan is fresh, room is made from these without listing the folder again.
+    oldest: VecDeque<(Name, u64)>,
 }
 
 /// One process's handle on the spool folder. Creates nothing until it writes.
@@ -267,43 +270,60 @@ impl Spool {
     }
 
     /// Drops the oldest envelopes until one of `len` bytes fits the bounds.
+    /// The folder is listed at most once per [`RESCAN`]: once the spool is
+    /// full, each write drops from the list of that scan.
     fn make_room(&self, len: u64, losses: &Losses) {
         let Ok(mut estimate) = self.estimate.lock() else {
             return;
         };
-        let fresh = estimate.checked.is_some_and(|t| t.elapsed() < RESCAN);
         let fits = |e: &Estimate| e.count < MAX_ENVELOPES && e.bytes + len <= MAX_BYTES;
+        let mut fresh = estimate.checked.is_some_and(|t| t.elapsed() < RESCAN);
         if fresh && fits(&estimate) {
             return;
         }
-        let mut files: Vec<(Name, u64)> = list(&self.dir)
-            .into_iter()
-            .filter_map(|f| Some((Name::parse(&f.name)?, f.len)))
-            .collect();
-        estimate.count = files.len();
-        estimate.bytes = files.iter().map(|(_, len)| len).sum();
-        estimate.checked = Some(Instant::now());
-        if fits(&estimate) {
-            return;
-        }
-        files.sort_by_key(|(name, _)| name.nanos);
         let now = now_millis();
-        for (name, file_len) in files {
-            if fits(&estimate) {
-                break;
-            }
-            // Another process's live claim is theirs to send.
-            let path = match name.claim {
-                Some((_, at)) if now.saturating_sub(at) < STALE_CLAIM.as_millis() as u64 => {
-                    continue;
+        let mut listed = false;
+        loop {
+            if !fresh || estimate.oldest.is_empty() {
+                if listed {
+                    // Listed in this call and still no room: what is left are live claims.
+                    return;
                 }
-                Some((pid, at)) => self.dir.join(format!("{}.{pid}-{at}{CLAIM}", name.ready)),
-                None => self.dir.join(&name.ready),
-            };
-            if fs::remove_file(path).is_ok() {
-                losses.add(CACHE_OVERFLOW, name.category.as_str(), 1);
+                listed = true;
+                let mut files: Vec<(Name, u64)> = list(&self.dir)
+                    .into_iter()
+                    .filter_map(|f| Some((Name::parse(&f.name)?, f.len)))
+                    .collect();
+                estimate.count = files.len();
+                estimate.bytes = files.iter().map(|(_, len)| len).sum();
+                estimate.checked = Some(Instant::now());
+                files.sort_by_key(|(name, _)| name.nanos);
+                estimate.oldest = files.into();
+                fresh = true;
+            }
+            while !fits(&estimate) {
+                let Some((name, file_len)) = estimate.oldest.pop_front() else {
+                    break;
+                };
+                // Another process's live claim is theirs to send.
+                let path = match name.claim {
+                    Some((_, at)) if now.saturating_sub(at) < STALE_CLAIM.as_millis() as u64 => {
+                        continue;
+                    }
+                    Some((pid, at)) => self.dir.join(format!("{}.{pid}-{at}{CLAIM}", name.ready)),
+                    None => self.dir.join(&name.ready),
+                };
+                match fs::remove_file(path) {
+                    Ok(()) => losses.add(CACHE_OVERFLOW, name.category.as_str(), 1),
+                    // Sent or dropped meanwhile by another process: gone all the same.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(_) => continue,
+                }
                 estimate.count = estimate.count.saturating_sub(1);
                 estimate.bytes = estimate.bytes.saturating_sub(file_len);
+            }
+            if fits(&estimate) {
+                return;
             }
         }
     }
@@ -425,6 +445,8 @@ impl Spool {
     fn forget(&self) {
         if let Ok(mut estimate) = self.estimate.lock() {
             estimate.count = estimate.count.saturating_sub(1);
+            // The file may be in the last scan's list: list again before dropping from it.
+            estimate.oldest.clear();
         }
     }
 
