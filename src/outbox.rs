@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crate::gate::{Category, Envelope, Losses, SEND_ERROR};
 use crate::preview::Sink;
-use crate::spool::{Entry, Spool};
+use crate::spool::{Entry, Spool, count_lost};
 use crate::transport::{Delivery, Target};
 
 /// Where envelopes go.
@@ -197,7 +197,7 @@ impl Outbox {
             let Some(target) = net.target(&dsn) else {
                 // Made for a DSN that does not parse: it can never be sent.
                 spool.delete(&entry);
-                losses.add(SEND_ERROR, entry.category.as_str(), 1);
+                count_lost(Some(&bytes), entry.category, SEND_ERROR, losses);
                 continue;
             };
             if target.ready(entry.category).is_err() {
@@ -211,7 +211,7 @@ impl Outbox {
                 if delivery == Delivery::Accepted {
                     sent += 1;
                 } else {
-                    losses.add(SEND_ERROR, entry.category.as_str(), 1);
+                    count_lost(Some(&bytes), entry.category, SEND_ERROR, losses);
                 }
             } else {
                 spool.give_back(&entry);

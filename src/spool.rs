@@ -27,7 +27,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::gate::{CACHE_OVERFLOW, Category, INTERNAL_ERROR, Losses};
+use crate::gate::{
+    CACHE_OVERFLOW, CLIENT_REPORT, Category, EVENT, Envelope, INTERNAL_ERROR, Item, Losses,
+    TRANSACTION,
+};
+use crate::privacy::Redactions;
 
 /// Most envelopes kept.
 pub(crate) const MAX_ENVELOPES: usize = 1000;
@@ -233,6 +237,43 @@ impl Spool {
     ) -> io::Result<Entry> {
         self.ensure_dir()?;
         self.make_room(bytes.len() as u64, losses);
+        self.put(bytes, category, claimed)
+    }
+
+    /// Writes the counts of lost items not yet reported to the spool, as an
+    /// envelope of their own for `dsn`, so that the next run reports them
+    /// (exit paths). Room is made first, so what that drops is reported too.
+    pub(crate) fn write_report(&self, dsn: &str, losses: &Losses) {
+        let report = |item| Envelope {
+            event_id: None,
+            dsn: Some(dsn.to_owned()),
+            items: vec![item],
+        };
+        // The report's size, with room for a few more reasons (what making room adds).
+        let Some(item) = losses.take_item() else {
+            return;
+        };
+        let probe = report(item);
+        let room = probe.to_bytes().len() as u64 + 512;
+        losses.lose_reports(&probe);
+        if self.ensure_dir().is_err() {
+            return;
+        }
+        self.make_room(room, losses);
+        let Some(item) = losses.take_item() else {
+            return;
+        };
+        let report = report(item);
+        if self
+            .put(&report.to_bytes(), Category::Error, false)
+            .is_err()
+        {
+            losses.lose_reports(&report);
+        }
+    }
+
+    /// Writes a file under a temporary name and renames it into place.
+    fn put(&self, bytes: &[u8], category: Category, claimed: bool) -> io::Result<Entry> {
         let random = crate::layer::random_u64();
         let ready = format!(
             "{:020}-{random:016x}-{}{SUFFIX}",
@@ -313,8 +354,10 @@ impl Spool {
                     Some((pid, at)) => self.dir.join(format!("{}.{pid}-{at}{CLAIM}", name.ready)),
                     None => self.dir.join(&name.ready),
                 };
+                // What it carries is counted: its items, and the client reports in it.
+                let bytes = read_file(&path).ok();
                 match fs::remove_file(path) {
-                    Ok(()) => losses.add(CACHE_OVERFLOW, name.category.as_str(), 1),
+                    Ok(()) => count_lost(bytes.as_deref(), name.category, CACHE_OVERFLOW, losses),
                     // Sent or dropped meanwhile by another process: gone all the same.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(_) => continue,
@@ -356,8 +399,9 @@ impl Spool {
                 continue;
             };
             if Duration::from_nanos(now_ns.saturating_sub(name.nanos)) > MAX_AGE {
+                let bytes = read_file(&path).ok();
                 if fs::remove_file(&path).is_ok() {
-                    losses.add(CACHE_OVERFLOW, name.category.as_str(), 1);
+                    count_lost(bytes.as_deref(), name.category, CACHE_OVERFLOW, losses);
                 }
                 continue;
             }
@@ -390,18 +434,8 @@ impl Spool {
     /// its DSN is removed and counted: `None`.
     pub(crate) fn read(&self, entry: &Entry, losses: &Losses) -> Option<(Vec<u8>, String)> {
         let path = self.dir.join(&entry.claimed);
-        let read = || -> io::Result<Vec<u8>> {
-            let file = fs::File::open(&path)?;
-            if !file.metadata()?.is_file() {
-                return Err(io::Error::other("not a file"));
-            }
-            let mut bytes = Vec::new();
-            file.take(MAX_FILE + 1).read_to_end(&mut bytes)?;
-            Ok(bytes)
-        };
-        let checked = read()
+        let checked = read_file(&path)
             .ok()
-            .filter(|b| b.len() as u64 <= MAX_FILE)
             .and_then(|b| envelope_dsn(&b).map(|dsn| (b, dsn)));
         if checked.is_none() {
             let _ = fs::remove_file(&path);
@@ -460,23 +494,73 @@ impl Spool {
     }
 }
 
-/// The DSN in a whole envelope's header; `None` for anything else.
-fn envelope_dsn(bytes: &[u8]) -> Option<String> {
+/// A spool file's bytes (at most [`MAX_FILE`]; a larger file is an error).
+fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    let file = fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("not a file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(io::Error::other("too large"));
+    }
+    Ok(bytes)
+}
+
+/// A whole envelope read back: its DSN and its items of the types the gate
+/// makes; `None` for anything else (no DSN, no item, a cut or bad item).
+fn parse(bytes: &[u8]) -> Option<Envelope> {
     let (header, mut rest) = split_line(bytes)?;
     let header: HashMap<String, Value> = serde_json::from_slice(header).ok()?;
-    let dsn = header.get("dsn")?.as_str()?.to_owned();
+    let mut envelope = Envelope {
+        event_id: header
+            .get("event_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        dsn: Some(header.get("dsn")?.as_str()?.to_owned()),
+        items: Vec::new(),
+    };
     let mut items = 0;
     while !rest.is_empty() {
         let (item_header, after) = split_line(rest)?;
         let item_header: HashMap<String, Value> = serde_json::from_slice(item_header).ok()?;
         let len = usize::try_from(item_header.get("length")?.as_u64()?).ok()?;
-        let payload = after.get(..len)?;
-        serde_json::from_slice::<Value>(payload).ok()?;
+        let payload: Value = serde_json::from_slice(after.get(..len)?).ok()?;
+        let kind = match item_header.get("type").and_then(Value::as_str) {
+            Some(EVENT) => Some(EVENT),
+            Some(TRANSACTION) => Some(TRANSACTION),
+            Some(CLIENT_REPORT) => Some(CLIENT_REPORT),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            envelope.items.push(Item {
+                kind,
+                payload,
+                redactions: Redactions::default(),
+            });
+        }
         rest = after.get(len..)?;
         rest = rest.strip_prefix(b"\n").unwrap_or(rest);
         items += 1;
     }
-    (items > 0).then_some(dsn)
+    (items > 0).then_some(envelope)
+}
+
+/// The DSN in a whole envelope's header; `None` for anything else.
+fn envelope_dsn(bytes: &[u8]) -> Option<String> {
+    parse(bytes)?.dsn
+}
+
+/// Counts a spooled envelope dropped unsent as lost for `reason`: its events
+/// and transactions, and the counts of the client reports it carries (never
+/// reported: they go into the next report). Bytes that are not an envelope
+/// count as one item of `category`.
+pub(crate) fn count_lost(bytes: Option<&[u8]>, category: Category, reason: &str, losses: &Losses) {
+    match bytes.and_then(parse) {
+        Some(envelope) => losses.lose(&envelope, reason),
+        None => losses.add(reason, category.as_str(), 1),
+    }
 }
 
 fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -487,8 +571,6 @@ fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::{Envelope, Item};
-    use crate::privacy::Redactions;
 
     fn temp_dir(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
@@ -642,6 +724,56 @@ mod tests {
             .map(|i| i.payload.to_string())
             .unwrap_or_default();
         assert!(dropped.contains("cache_overflow"), "{dropped}");
+        remove_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_dropped_envelope_gives_back_the_counts_it_carries() {
+        let dir = temp_dir("carried");
+        let spool = Spool::new(dir.clone());
+        let losses = Losses::default();
+        // The oldest envelope carries a report of 7 items lost earlier.
+        let mut first = Envelope {
+            event_id: Some(format!("{:032x}", 1)),
+            dsn: Some("http://key@127.0.0.1:9/1".into()),
+            items: Vec::new(),
+        };
+        let carried = Losses::default();
+        carried.add("queue_overflow", "error", 7);
+        first.items.push(carried.take_item().unwrap());
+        spool
+            .write(&first.to_bytes(), Category::Error, false, &losses)
+            .unwrap();
+        for i in 0..MAX_ENVELOPES {
+            spool
+                .write(&envelope(i as u64 + 2), Category::Error, false, &losses)
+                .unwrap();
+        }
+        assert_eq!(summary(&dir).envelopes, MAX_ENVELOPES);
+        let report = losses.take_item().unwrap().payload.to_string();
+        assert!(
+            report.contains(r#""quantity":7,"reason":"queue_overflow""#),
+            "{report}"
+        );
+        assert!(
+            !report.contains("cache_overflow"),
+            "a report alone is no lost item: {report}"
+        );
+        // At exit, what is pending goes to the spool as a report of its own,
+        // made room for like any envelope.
+        losses.add("queue_overflow", "error", 3);
+        spool.write_report("http://key@127.0.0.1:9/1", &losses);
+        assert_eq!(summary(&dir).envelopes, MAX_ENVELOPES);
+        assert!(losses.take_item().is_none(), "all in the report");
+        let reports: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| fs::read_to_string(e.path()).unwrap())
+            .filter(|text| text.contains("client_report"))
+            .collect();
+        assert_eq!(reports.len(), 1, "{reports:?}");
+        assert!(reports[0].contains(r#""quantity":3,"reason":"queue_overflow""#));
+        assert!(reports[0].contains(r#""quantity":1,"reason":"cache_overflow""#));
         remove_all(&dir).unwrap();
     }
 

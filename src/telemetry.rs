@@ -772,6 +772,8 @@ fn shutdown(instance: &Instance) {
             q.stop = true;
             shared.work.notify_one();
             if shared.wait_for(q, deadline, |q| q.stopped || q.abandoned) {
+                // What was lost after the last envelope is reported by the next run.
+                crate::worker::spool_losses(&instance.assembly);
                 return;
             }
         }

@@ -399,12 +399,21 @@ fn spill_here(shared: &Shared, assembly: &Assembly, started: Instant, abandon: b
         }
     }
     if abandon {
+        spool_losses(assembly);
         assembly.outbox.release_claims();
     } else {
         shared.replay_now.store(true, Ordering::Relaxed);
         shared.work.notify_one();
     }
     shared.done.notify_all();
+}
+
+/// Writes the counts of lost items not yet reported to the spool, when there
+/// is one: nothing more will be sent by this process, the next run reports them.
+pub(crate) fn spool_losses(assembly: &Assembly) {
+    if let (Some(spool), Some(dsn)) = (assembly.outbox.spool(), assembly.dsn.as_deref()) {
+        spool.write_report(dsn, assembly.gate.losses());
+    }
 }
 
 /// The queue for an exit path: it may wait a little (never on the network,
