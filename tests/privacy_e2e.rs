@@ -815,3 +815,120 @@ fn preview_lines_report_redaction_counts() {
         "an item with nothing redacted has no suffix: {stderr}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Offline: what reaches the spool (issue 11) passed the same gate
+
+/// The child role of [`a_panic_spooled_offline_holds_no_secret`]: the spool
+/// folder comes from the parent.
+#[test]
+fn spool_panic_child() {
+    let Ok(dir) = std::env::var(common::spool::DIR) else {
+        return;
+    };
+    let telemetry = common::spool::builder(&common::spool::closed_port_dsn(), dir.as_ref())
+        .capture_panics(true)
+        .init();
+    assert!(telemetry.is_enabled());
+    tracing_subscriber::registry()
+        .with(telemetry.layer())
+        .init();
+    let text = planted_text();
+    tracing::info!(peer = "203.0.113.77", "opening {text}");
+    tracing::warn!(password = "hunter2-planted", "slow: {text}");
+    std::mem::forget(telemetry);
+    std::panic::panic_any(format!("reading {text} failed"));
+}
+
+/// Every spool file's bytes, read whole; fails unless the spool holds `at_least` envelopes.
+fn spooled_text(dir: &std::path::Path, at_least: usize) -> String {
+    let files = common::spool::files(dir);
+    let envelopes = common::spool::envelope_names(dir).len();
+    assert!(
+        envelopes >= at_least,
+        "{envelopes} envelopes spooled: {files:?}"
+    );
+    files
+        .iter()
+        .map(|(name, bytes)| format!("{name}\n{}\n", String::from_utf8_lossy(bytes)))
+        .collect()
+}
+
+/// The corpus above, logged with the server down: every event, breadcrumb,
+/// span, tag, chain and feature count goes to the spool, and no planted
+/// secret is in any byte of any spool file.
+#[test]
+fn secrets_logged_offline_never_reach_the_spool() {
+    let spool = common::spool::TempDir::new("privacy");
+    let telemetry = common::spool::builder(&common::spool::closed_port_dsn(), &spool.spool())
+        .traces_sample_rate(1.0)
+        .init();
+    assert!(telemetry.is_enabled());
+    let text = planted_text();
+    let err = sync_error();
+    let cfg = settings();
+    run(&telemetry, || {
+        tracing::info!(peer = "203.0.113.77", home = %text, "connected: {text}");
+        tracing::warn!(user_email = "zed.planted@example.com", note = ?text, "retrying: {text}");
+        tracing::info!(settings = ?cfg, "loaded settings");
+        let root = tracing::info_span!(
+            target: SPAN_TARGET,
+            SPAN_NAME,
+            path = %text,
+            owner = "zed.planted@example.com",
+            session_token = "pl4ntedB34rerT0ken",
+        );
+        let _root = root.enter();
+        {
+            let _child =
+                tracing::info_span!(target: SPAN_TARGET, CHILD_SPAN_NAME, detail = ?text).entered();
+        }
+        let _ = sync_file(
+            "/home/quentin/secret-project/notes.txt",
+            "hunter2-planted",
+            "zed.planted@example.com",
+        );
+        tracing::error!(
+            error = &err as &dyn Error,
+            detail = %text,
+            debug_detail = ?text,
+            settings = ?cfg,
+            password = "hunter2-planted",
+            api_key = "AKIAPLANTED123456789",
+            tags.upload_path = %text,
+            tags.peer = "2001:db8:85a3::8a2e:370:7334",
+            "could not sync: {text}"
+        );
+    });
+    // The guard's drop: what is left goes to the spool too.
+    drop(telemetry);
+    // The two errors and the feature count.
+    let text = spooled_text(&spool.spool(), 3);
+    assert_no_leaks(&text);
+    assert!(
+        text.contains("[email]") && text.contains("could not sync"),
+        "the events are in the spool, scrubbed"
+    );
+}
+
+/// A panic with the server down: written to the spool by the panic hook,
+/// scrubbed like everything else.
+#[test]
+fn a_panic_spooled_offline_holds_no_secret() {
+    let spool = common::spool::TempDir::new("privacy-panic");
+    let run = common::child::run_self(
+        "spool_panic_child",
+        &[(common::spool::DIR, &spool.spool_text())],
+        &[
+            "OPENADAPT_TELEMETRY_DEBUG",
+            "OPENADAPT_TELEMETRY_DEBUG_FILE",
+        ],
+    );
+    assert!(!run.status.success(), "the child panicked: {run:?}");
+    let text = spooled_text(&spool.spool(), 1);
+    assert_no_leaks(&text);
+    assert!(
+        text.contains(r#""level":"fatal""#) && text.contains("[email]"),
+        "the panic is in the spool, scrubbed: {text}"
+    );
+}
