@@ -23,6 +23,7 @@ use std::fs;
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -196,6 +197,9 @@ struct Estimate {
 pub(crate) struct Spool {
     dir: PathBuf,
     estimate: Mutex<Estimate>,
+    /// The folder's mode has been checked (once per process).
+    #[cfg_attr(not(unix), allow(dead_code, reason = "modes are unix only"))]
+    private: AtomicBool,
 }
 
 impl Spool {
@@ -203,6 +207,7 @@ impl Spool {
         Spool {
             dir,
             estimate: Mutex::new(Estimate::default()),
+            private: AtomicBool::new(false),
         }
     }
 
@@ -215,6 +220,8 @@ impl Spool {
         format!("{ready}.{}-{}{CLAIM}", self.pid(), now_millis())
     }
 
+    /// Creates the folder (0700, and the folders on the way); a folder that
+    /// exists with more than owner access is made 0700, once per process.
     fn ensure_dir(&self) -> io::Result<()> {
         let mut builder = fs::DirBuilder::new();
         builder.recursive(true);
@@ -223,7 +230,17 @@ impl Spool {
             use std::os::unix::fs::DirBuilderExt as _;
             builder.mode(0o700);
         }
-        builder.create(&self.dir)
+        builder.create(&self.dir)?;
+        #[cfg(unix)]
+        if !self.private.swap(true, Ordering::Relaxed) {
+            use std::os::unix::fs::PermissionsExt as _;
+            let loose = fs::symlink_metadata(&self.dir)
+                .is_ok_and(|m| m.is_dir() && m.permissions().mode() & 0o077 != 0);
+            if loose {
+                let _ = fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700));
+            }
+        }
+        Ok(())
     }
 
     /// Writes an envelope. `claimed`: this process sends it next (the worker,
