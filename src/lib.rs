@@ -155,6 +155,14 @@ pub use crate::notice::{show_first_run_notice, write_first_run_notice};
 pub use crate::telemetry::{Telemetry, TelemetryBuilder};
 pub use crate::transport::Delivery;
 
+/// The spool folder, for the `openadapt-telemetry` binary (`status`,
+/// `disable`) only: not a stable API.
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub mod cli_spool {
+    pub use crate::spool::{Summary, default_dir, remove_all, summary};
+}
+
 /// What telemetry collects, what it never collects, and how to turn it off:
 /// for a CLI's `--help` or a first-run notice.
 pub const TELEMETRY_HELP: &str = "\

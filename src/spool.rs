@@ -49,8 +49,13 @@ const RESCAN: Duration = Duration::from_secs(2);
 const SUFFIX: &str = ".envelope";
 const CLAIM: &str = ".claim";
 
-/// The spool folder for this install, from the environment as `env` reports it.
-pub(crate) fn default_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+/// The spool folder for this install, from the environment as `env` reports
+/// it: `<cache dir>/openadapt/telemetry-spool`; `None` without a cache folder.
+#[cfg_attr(
+    not(feature = "cli"),
+    allow(unreachable_pub, reason = "public for the cli feature's re-export")
+)]
+pub fn default_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     let var = |name: &str| {
         env(name)
             .map(|v| v.trim().to_owned())
@@ -69,17 +74,34 @@ pub(crate) fn default_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBu
 }
 
 /// What waits in a spool folder, for `openadapt-telemetry status`.
-#[allow(dead_code, reason = "used by the command line (`status`, `disable`)")]
+#[cfg_attr(
+    not(feature = "cli"),
+    allow(
+        dead_code,
+        unreachable_pub,
+        reason = "used by the command line (`status`, `disable`)"
+    )
+)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Summary {
-    pub(crate) envelopes: usize,
-    pub(crate) bytes: u64,
-    pub(crate) oldest: Option<SystemTime>,
+pub struct Summary {
+    /// Envelopes waiting (ready or claimed by a process sending them).
+    pub envelopes: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// When the oldest was written.
+    pub oldest: Option<SystemTime>,
 }
 
 /// Counts what waits in `dir` (nothing when it does not exist).
-#[allow(dead_code, reason = "used by the command line (`status`)")]
-pub(crate) fn summary(dir: &Path) -> Summary {
+#[cfg_attr(
+    not(feature = "cli"),
+    allow(
+        dead_code,
+        unreachable_pub,
+        reason = "used by the command line (`status`)"
+    )
+)]
+pub fn summary(dir: &Path) -> Summary {
     let mut out = Summary::default();
     for file in list(dir) {
         if let Some(name) = Name::parse(&file.name) {
@@ -92,9 +114,16 @@ pub(crate) fn summary(dir: &Path) -> Summary {
     out
 }
 
-/// Deletes the spool folder and everything in it.
-#[allow(dead_code, reason = "used by the command line (`disable`)")]
-pub(crate) fn remove_all(dir: &Path) -> io::Result<()> {
+/// Deletes the spool folder and everything in it (done when it does not exist).
+#[cfg_attr(
+    not(feature = "cli"),
+    allow(
+        dead_code,
+        unreachable_pub,
+        reason = "used by the command line (`disable`)"
+    )
+)]
+pub fn remove_all(dir: &Path) -> io::Result<()> {
     match fs::remove_dir_all(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,
