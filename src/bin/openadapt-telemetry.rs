@@ -13,8 +13,9 @@ use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use openadapt_telemetry::cli_spool;
 use openadapt_telemetry::{
     AnonymousId, Config, ConfigErrorKind, ConfigFile, Delivery, FileState, Preview, Setting,
     Source, TELEMETRY_HELP, Telemetry,
@@ -279,7 +280,7 @@ Usage: {NAME} <COMMAND> [OPTIONS]
 Commands:
   status      Whether telemetry is on and why; every setting and where it comes from
   enable      Turn telemetry on in the config file
-  disable     Turn telemetry off in the config file and delete the install id
+  disable     Turn telemetry off in the config file; delete the install id and the spool
   preview     Show what would be sent, for a short demonstration (sends nothing)
   send-test   Send one test event to the configured server and report its answer
   reset-id    Replace the install id with a new random one (or delete it)
@@ -294,7 +295,9 @@ Python packages; $XDG_CONFIG_HOME/openadapt/telemetry.json is read too when it
 exists (its keys win, and \"enabled\": false in either file turns telemetry off);
 $OPENADAPT_TELEMETRY_CONFIG names one file, used alone. The install id (the
 anonymous id) is ~/.openadapt/telemetry_distinct_id, shared with the Python
-packages, unless OPENADAPT_TELEMETRY_DISTINCT_ID is set.
+packages, unless OPENADAPT_TELEMETRY_DISTINCT_ID is set. Reports not yet sent
+wait in the spool, <cache folder>/openadapt/telemetry-spool (~/.cache/... on
+Linux, ~/Library/Caches/... on macOS, %LOCALAPPDATA%\\... on Windows).
 Exit codes: 0 success, 1 failure, 2 bad command line.
 
 {TELEMETRY_HELP}"
@@ -308,8 +311,9 @@ Shows whether telemetry is on and why (DO_NOT_TRACK, a variable, a config
 file, a repository opt-out in a pyproject.toml or Cargo.toml, or the default),
 every setting with the place it comes from, whether this use counts as
 internal and why, whether it runs in CI, the config files and their state, the
-DSNs' hosts and projects (never their keys), the install id, and what is
-collected.
+DSNs' hosts and projects (never their keys), the install id, the spool
+(how many reports wait there to be sent, their size, and the oldest one's
+age), and what is collected.
 
 Exits with 1 when a config file cannot be used (not JSON, not an object,
 unreadable, not a regular file, larger than 1 MiB): telemetry is then off.
@@ -341,7 +345,8 @@ Usage: openadapt-telemetry disable [--force]
 Sets \"enabled\": false in the config file ~/.config/openadapt/telemetry.json
 (and in $XDG_CONFIG_HOME/openadapt/telemetry.json when that file exists, or
 in $OPENADAPT_TELEMETRY_CONFIG alone), keeping every other key, deletes the
-install id and prints the resulting state. The Python packages read the same
+install id and the spool (reports not yet sent) and prints the resulting
+state. The Python packages read the same
 file. Each file is replaced atomically; a new file is private (0600) and a new
 folder too (0700). A symbolic link is written through; a link to nothing is
 refused. OPENADAPT_TELEMETRY_ENABLED=true in the environment still overrides
@@ -719,6 +724,7 @@ fn status_text(config: &Config, id: &IdState) -> String {
         ),
         IdState::NoFolder => writeln!(out, "Anonymous id: none (no home folder)"),
     };
+    let _ = writeln!(out, "Spool:        {}", spool_text(&spool()));
 
     if !config.warnings().is_empty() {
         let _ = writeln!(out, "\nProblems:");
@@ -741,6 +747,58 @@ fn file_json(file: &ConfigFile) -> Value {
         _ => ("not_used", None),
     };
     json!({ "path": file.path().display().to_string(), "state": state, "error": error })
+}
+
+/// The spool folder and what waits in it (`None`: no cache folder).
+fn spool() -> Option<(PathBuf, cli_spool::Summary)> {
+    let dir = cli_spool::default_dir(&env_text)?;
+    let summary = cli_spool::summary(&dir);
+    Some((dir, summary))
+}
+
+/// How long ago `time` was, in the largest whole unit.
+fn age(time: SystemTime) -> String {
+    let secs = time.elapsed().map_or(0, |d| d.as_secs());
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        3600..86_400 => format!("{} h", secs / 3600),
+        _ => format!("{} days", secs / 86_400),
+    }
+}
+
+fn spool_text(spool: &Option<(PathBuf, cli_spool::Summary)>) -> String {
+    match spool {
+        None => "none (no cache folder)".to_owned(),
+        Some((dir, summary)) if summary.envelopes == 0 => format!("empty ({})", dir.display()),
+        Some((dir, summary)) => format!(
+            "{} {} ({} bytes) waiting to be sent, the oldest written {} ago ({})",
+            summary.envelopes,
+            if summary.envelopes == 1 {
+                "report"
+            } else {
+                "reports"
+            },
+            summary.bytes,
+            summary.oldest.map_or_else(|| "?".to_owned(), age),
+            dir.display()
+        ),
+    }
+}
+
+fn spool_json(spool: &Option<(PathBuf, cli_spool::Summary)>) -> Value {
+    let Some((dir, summary)) = spool else {
+        return json!({ "path": null, "envelopes": 0, "bytes": 0, "oldest": null, "oldest_age_seconds": null });
+    };
+    let since_epoch = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let age = |t: SystemTime| t.elapsed().map_or(0, |d| d.as_secs());
+    json!({
+        "path": dir.display().to_string(),
+        "envelopes": summary.envelopes,
+        "bytes": summary.bytes,
+        "oldest": summary.oldest.map(since_epoch),
+        "oldest_age_seconds": summary.oldest.map(age),
+    })
 }
 
 fn status_json(config: &Config, id: &IdState) -> Value {
@@ -809,6 +867,7 @@ fn status_json(config: &Config, id: &IdState) -> Value {
             "from_variable": matches!(id, IdState::Variable(_)),
         },
         "warnings": config.warnings().iter().map(|w| w.strip_prefix("openadapt-telemetry: ").unwrap_or(w)).collect::<Vec<_>>(),
+        "spool": spool_json(&spool()),
         "help": TELEMETRY_HELP,
     })
 }
@@ -881,6 +940,26 @@ fn set_enabled(on: bool, force: bool) -> Result<ExitCode, Failure> {
                 )));
             }
         }
+    }
+    if !on && let Some((dir, summary)) = spool().filter(|(dir, _)| dir.exists()) {
+        if let Err(e) = cli_spool::remove_all(&dir) {
+            say(&out);
+            return Err(Failure::Failed(format!(
+                "cannot delete the spool {}: {e}",
+                dir.display()
+            )));
+        }
+        out.push_str(&format!(
+            "Deleted the spool {} ({} {} not sent, {} bytes).\n",
+            dir.display(),
+            summary.envelopes,
+            if summary.envelopes == 1 {
+                "report"
+            } else {
+                "reports"
+            },
+            summary.bytes
+        ));
     }
     let after = Config::load();
     let now = *after.enabled().value();
