@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::build::Assembly;
-use crate::gate::QUEUE_OVERFLOW;
+use crate::gate::{NETWORK_ERROR, QUEUE_OVERFLOW};
 use crate::outbox::{Outbox, Staged};
 use crate::queue::{ErrorRecord, Held, Origin, Queue, Shared};
 use crate::transport::Delivery;
@@ -382,20 +382,33 @@ fn spill_here(shared: &Shared, assembly: &Assembly, started: Instant, abandon: b
     }
     drop(q);
     let losses = assembly.gate.losses();
-    for record in errors {
-        if let Some(envelope) = assembly.error_envelope(record) {
-            assembly.outbox.persist(envelope, losses);
+    let features = shared.features.take();
+    if matches!(assembly.outbox, Outbox::Network(_)) && assembly.outbox.spool().is_none() {
+        // Nowhere to keep them (a server and no spool): lost, and counted as
+        // if each had been built first, without building them (a stack to
+        // symbolise and texts to scrub per error: a second for a full queue).
+        losses.add(
+            NETWORK_ERROR,
+            "error",
+            (errors.len() + features.len()) as u64,
+        );
+        losses.add(NETWORK_ERROR, "transaction", txns.len() as u64);
+    } else {
+        for record in errors {
+            if let Some(envelope) = assembly.error_envelope(record) {
+                assembly.outbox.persist(envelope, losses);
+            }
         }
-    }
-    let session = started.elapsed().as_secs_f64();
-    for (name, count) in shared.features.take() {
-        if let Some(envelope) = assembly.usage_envelope(&name, count, session) {
-            assembly.outbox.persist(envelope, losses);
+        let session = started.elapsed().as_secs_f64();
+        for (name, count) in features {
+            if let Some(envelope) = assembly.usage_envelope(&name, count, session) {
+                assembly.outbox.persist(envelope, losses);
+            }
         }
-    }
-    for txn in txns {
-        if let Some(envelope) = assembly.transaction_envelope(txn) {
-            assembly.outbox.persist(envelope, losses);
+        for txn in txns {
+            if let Some(envelope) = assembly.transaction_envelope(txn) {
+                assembly.outbox.persist(envelope, losses);
+            }
         }
     }
     if abandon {
