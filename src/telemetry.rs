@@ -156,7 +156,10 @@ impl TelemetryBuilder {
         }
     }
 
-    /// Whether this is internal (developer, CI) usage. By default, detected.
+    /// Marks this as internal (developer, CI) usage with `true`. `false` is the
+    /// default value and, as `"internal": false` in the config file, masks
+    /// nothing: CI and the explicit variables still make a run internal (only
+    /// `OPENADAPT_INTERNAL=false` forces "not internal"). By default, detected.
     pub fn internal(self, internal: bool) -> Self {
         Self {
             overrides: Overrides {
@@ -313,9 +316,10 @@ impl TelemetryBuilder {
         }
     }
 
-    /// Reads this config file instead of the default location
+    /// Reads this config file alone instead of the default ones
     /// (`OPENADAPT_TELEMETRY_CONFIG` still wins). By default, the file is
-    /// `$XDG_CONFIG_HOME/openadapt/telemetry.json` or `~/.config/openadapt/telemetry.json`.
+    /// `~/.config/openadapt/telemetry.json` (shared with the Python packages),
+    /// and `$XDG_CONFIG_HOME/openadapt/telemetry.json` too when that is another file.
     pub fn config_file(self, path: impl Into<PathBuf>) -> Self {
         Self {
             file: FileChoice::Path(path.into()),
@@ -323,7 +327,8 @@ impl TelemetryBuilder {
         }
     }
 
-    /// Reads no config file at all. By default, the file is read.
+    /// Reads no config file at all (and keeps no install id: the id lives
+    /// beside the user's files). By default, the files are read.
     pub fn no_config_file(self) -> Self {
         Self {
             file: FileChoice::None,
