@@ -100,10 +100,12 @@ impl Worker {
         next_replay: &mut Option<Instant>,
     ) -> Option<Batch> {
         let mut q = self.shared.queue()?;
+        let mut replay_now = false;
         loop {
             if q.abandoned {
                 return None;
             }
+            replay_now |= self.shared.replay_now.swap(false, Ordering::Relaxed);
             let now = Instant::now();
             let held_due = q.held.iter().map(|h| h.deadline).min();
             let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
@@ -114,7 +116,7 @@ impl Worker {
                 || now >= *next_features
                 || due(held_due)
                 || due(*next_replay)
-                || self.shared.replay_now.swap(false, Ordering::Relaxed)
+                || replay_now
             {
                 break;
             }
@@ -136,7 +138,7 @@ impl Worker {
         if features_due {
             *next_features = now + self.feature_interval;
         }
-        let replay = next_replay.is_some_and(|t| t <= now);
+        let replay = replay_now || next_replay.is_some_and(|t| t <= now);
         let batch = Batch {
             errors,
             txns: std::mem::take(&mut q.txns),
