@@ -546,6 +546,7 @@ fn base_tags(
             "internal",
             python_bool(*config.internal().value()).to_owned(),
         ),
+        ("ci", python_bool(*config.ci().value()).to_owned()),
         ("package", package.to_owned()),
         ("package_version", version.to_owned()),
         ("environment", config.environment().value().clone()),
