@@ -211,6 +211,8 @@ pub(crate) struct Shared {
     pub(crate) replay_now: AtomicBool,
     /// This is a forked child's copy: it has no worker thread.
     pub(crate) orphan: AtomicBool,
+    /// Set when records or a flush wait for the worker: a replay pass yields to them.
+    pub(crate) pending: AtomicBool,
 }
 
 impl Shared {
@@ -230,6 +232,7 @@ impl Shared {
             stopping: AtomicBool::new(false),
             replay_now: AtomicBool::new(false),
             orphan: AtomicBool::new(false),
+            pending: AtomicBool::new(false),
         }
     }
 
@@ -331,6 +334,7 @@ impl Shared {
             q.errors.push(record);
         }
         drop(spare);
+        self.pending.store(true, Ordering::Relaxed);
         self.work.notify_one();
     }
 
@@ -345,6 +349,7 @@ impl Shared {
         }
         q.txns.push(record);
         drop(q);
+        self.pending.store(true, Ordering::Relaxed);
         self.work.notify_one();
     }
 
@@ -375,6 +380,7 @@ impl Shared {
         }
         q.flush_requested += 1;
         let wanted = q.flush_requested;
+        self.pending.store(true, Ordering::Relaxed);
         self.work.notify_one();
         self.wait_for(q, deadline, |q| {
             q.flush_done >= wanted || q.stopped || q.abandoned

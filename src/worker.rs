@@ -76,7 +76,16 @@ impl Worker {
                             .is_some_and(|s| s.has_waiting())))
             {
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.replay()));
-                next_replay = Some(Instant::now() + REPLAY_EVERY);
+                // A pass that yielded to new records or a flush goes on after them.
+                let yielded = self.shared.pending.load(Ordering::Relaxed);
+                next_replay = Some(
+                    Instant::now()
+                        + if yielded {
+                            Duration::ZERO
+                        } else {
+                            REPLAY_EVERY
+                        },
+                );
             }
             let Some(mut q) = self.shared.queue() else {
                 return;
@@ -130,6 +139,7 @@ impl Worker {
                 Err(poisoned) => poisoned.into_inner().0,
             };
         }
+        self.shared.pending.store(false, Ordering::Relaxed);
         let now = Instant::now();
         let flushing = q.flush_requested > q.flush_done || q.stop;
         let incoming = q.take_errors();
@@ -235,7 +245,10 @@ impl Worker {
 
     fn replay(&self) {
         let deadline = Instant::now() + REPLAY_PASS;
-        let stop = || self.shared.stopping.load(Ordering::Relaxed);
+        let stop = || {
+            self.shared.stopping.load(Ordering::Relaxed)
+                || self.shared.pending.load(Ordering::Relaxed)
+        };
         self.assembly
             .outbox
             .replay(deadline, &stop, self.assembly.gate.losses());
