@@ -512,7 +512,7 @@ impl TelemetryBuilder {
 
 /// The tags and contexts sent with every event and transaction. Tags are
 /// stored as the Python package's are, so one GlitchTip query covers both:
-/// `internal` as `True`/`False`, `os` as `Linux`/`Darwin`/`Windows`,
+/// `internal` and `ci` as `True`/`False`, `os` as `Linux`/`Darwin`/`Windows`,
 /// `os_version` as Python's `platform.release()`.
 fn base_tags(
     package: &str,
@@ -541,6 +541,7 @@ fn base_tags(
             "internal",
             python_bool(*config.internal().value()).to_owned(),
         ),
+        ("ci", python_bool(*config.ci().value()).to_owned()),
         ("package", package.to_owned()),
         ("package_version", version.to_owned()),
         ("environment", config.environment().value().clone()),
