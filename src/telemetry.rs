@@ -741,6 +741,23 @@ impl Telemetry {
         shared.take_last_delivery().unwrap_or(Delivery::NotSent)
     }
 
+    /// What the server answered to the last envelope sent (an error, a
+    /// transaction or a usage count), known once it has been flushed:
+    /// [`Delivery::Accepted`], [`Delivery::Refused`] with the HTTP status, …
+    /// `None` before anything was sent, or when telemetry is off. For a
+    /// program that tells its user whether a report got through.
+    ///
+    /// ```
+    /// use openadapt_telemetry::Telemetry;
+    ///
+    /// let telemetry = Telemetry::builder("demo", "0.1.0").enabled(false).init();
+    /// assert_eq!(telemetry.last_delivery(), None);
+    /// ```
+    pub fn last_delivery(&self) -> Option<Delivery> {
+        let instance = self.instance.as_ref()?;
+        instance.shared.last_delivery.lock().ok()?.clone()
+    }
+
     /// The id of the last error, message, panic or test event sent (32 lowercase
     /// hex digits), to show a user who wants to report a problem; feature usage
     /// counts are not such events. Known once the event has been flushed.
