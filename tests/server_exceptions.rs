@@ -224,6 +224,43 @@ fn server_an_error_through_three_instrument_err_levels_and_its_caller_is_one_eve
     );
 }
 
+#[test]
+#[ignore = "needs the Bugsink test server: run scripts/test"]
+fn server_an_error_through_three_instrument_err_levels_alone_is_one_event() {
+    let bugsink = Bugsink::require();
+    let telemetry = builder(&[]).dsn(&bugsink.dsn).init();
+    let path = unique("profile-alone");
+    run(&telemetry, || {
+        let _ = sync_profile(&path);
+    });
+    // Not flushed at once: the reports are held for their callers, then released together.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let event = stored_last_event(&bugsink, &telemetry);
+    drop(telemetry);
+
+    let stored = stored_mentioning(&bugsink, &path);
+    assert_eq!(stored.len(), 1, "three reports of one failure: {stored:#?}");
+    assert_eq!(stored[0]["event_id"], event["event_id"]);
+    // `#[instrument(err)]` records Display only: typed by the innermost function, which also has the frames.
+    let ty = types(&event).last().copied().unwrap();
+    assert!(ty.ends_with("read_profile"), "{event:#}");
+    assert_eq!(
+        values(&event).last().unwrap()["value"],
+        format!("cannot load profile {path}")
+    );
+    assert!(
+        frame_functions(&event)
+            .iter()
+            .any(|f| f.ends_with("read_profile")),
+        "{event:#}"
+    );
+    assert_eq!(
+        event["extra"]["spans"],
+        serde_json::json!(["read_profile", "load_profile", "sync_profile"]),
+        "{event:#}"
+    );
+}
+
 #[tracing::instrument(err)]
 fn parse_frame_header(text: &str) -> Result<u32, std::num::ParseIntError> {
     text.parse::<u32>()
