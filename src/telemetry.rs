@@ -517,7 +517,7 @@ impl TelemetryBuilder {
 
 /// The tags and contexts sent with every event and transaction. Tags are
 /// stored as the Python package's are, so one GlitchTip query covers both:
-/// `internal` as `True`/`False`, `os` as `Linux`/`Darwin`/`Windows`,
+/// `internal` and `ci` as `True`/`False`, `os` as `Linux`/`Darwin`/`Windows`,
 /// `os_version` as Python's `platform.release()`.
 fn base_tags(
     package: &str,
@@ -744,6 +744,23 @@ impl Telemetry {
             return Delivery::Unreachable(format!("no answer within {timeout:?}"));
         }
         shared.take_last_delivery().unwrap_or(Delivery::NotSent)
+    }
+
+    /// What the server answered to the last envelope sent (an error, a
+    /// transaction or a usage count), known once it has been flushed:
+    /// [`Delivery::Accepted`], [`Delivery::Refused`] with the HTTP status, …
+    /// `None` before anything was sent, or when telemetry is off. For a
+    /// program that tells its user whether a report got through.
+    ///
+    /// ```
+    /// use openadapt_telemetry::Telemetry;
+    ///
+    /// let telemetry = Telemetry::builder("demo", "0.1.0").enabled(false).init();
+    /// assert_eq!(telemetry.last_delivery(), None);
+    /// ```
+    pub fn last_delivery(&self) -> Option<Delivery> {
+        let instance = self.instance.as_ref()?;
+        instance.shared.last_delivery.lock().ok()?.clone()
     }
 
     /// The id of the last error, message, panic or test event sent (32 lowercase

@@ -275,7 +275,9 @@ pub(crate) fn merge(
             }
             continue;
         }
-        if record.propagating && !release_all {
+        // Held even when everything is released below: a report later in
+        // `incoming` (its callers') must still find it.
+        if record.propagating {
             held.push(Held {
                 record,
                 deadline: now + MERGE_WINDOW,
@@ -523,6 +525,33 @@ mod tests {
         assert_eq!(held.len(), 3);
         let ready = merge(&mut held, Vec::new(), now + MERGE_WINDOW, false);
         assert_eq!(ready.len(), 3, "released when the window ends");
+    }
+
+    #[test]
+    fn reports_taken_together_with_a_flush_are_still_one_failure() {
+        // The worker took nothing before the program flushed: the reports of
+        // one failure arrive in one batch that releases everything.
+        let mut held = Vec::new();
+        let f2 = vec![step(2, "f2"), step(1, "f1")];
+        let f1 = vec![step(1, "f1")];
+        let mut caller = report("cannot load", Vec::new(), false, true);
+        caller.message = Some("sync failed".into());
+        let ready = merge(
+            &mut held,
+            vec![
+                report("cannot load", f2, true, false),
+                report("cannot load", f1, true, false),
+                caller,
+                report("other", vec![step(5, "g")], true, false),
+            ],
+            Instant::now(),
+            true,
+        );
+        assert!(held.is_empty());
+        assert_eq!(ready.len(), 2, "one failure, and one other: {ready:#?}");
+        let one = ready.iter().find(|r| r.typed).expect("the merged report");
+        assert_eq!(one.message.as_deref(), Some("sync failed"));
+        assert_eq!(one.spans.len(), 2, "the innermost path is kept");
     }
 
     #[test]

@@ -64,6 +64,16 @@ fn internal_is_true_when_set() {
 }
 
 #[test]
+fn ci_is_true_in_ci() {
+    let (telemetry, captured) = start(builder(&[("GITHUB_ACTIONS", "true")]));
+    run(&telemetry, || tracing::error!("boom"));
+    assert!(telemetry.flush(FLUSH));
+    let tags = &captured.events()[0]["tags"];
+    assert_eq!(tags["ci"], "True", "{tags}");
+    assert_eq!(tags["internal"], "True", "CI is internal: {tags}");
+}
+
+#[test]
 fn tags_fields_become_tags_and_never_replace_the_crates() {
     let (telemetry, captured) = start(builder(&[("OPENADAPT_INTERNAL", "false")]));
     run(&telemetry, || {
