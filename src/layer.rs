@@ -544,6 +544,7 @@ where
         message: visitor.message,
         chain: visitor.chain,
         typed: visitor.typed,
+        debug_text: visitor.debug_text,
         propagating,
         fields: visitor.fields,
         tags: visitor.tags,
@@ -597,6 +598,8 @@ struct ErrorVisitor {
     chain: Vec<Link>,
     /// The chain came from a `&dyn Error`.
     typed: bool,
+    /// Its outermost error's `Debug` text.
+    debug_text: Option<String>,
     /// The error was given as an `error`/`err` field.
     error_field: bool,
     fields: Vec<(&'static str, String)>,
@@ -620,6 +623,7 @@ impl Visit for ErrorVisitor {
         if self.chain.is_empty() && is_error_field(field.name()) {
             self.chain = chain(value);
             self.typed = true;
+            self.debug_text = Some(limits::format_bounded(value, MESSAGE));
             self.error_field = true;
         } else {
             self.field(field.name(), display_bounded(value, FIELD));

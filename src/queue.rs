@@ -93,6 +93,9 @@ pub(crate) struct ErrorRecord {
     pub(crate) chain: Vec<Link>,
     /// The chain came from a `&dyn Error` (its types are known).
     pub(crate) typed: bool,
+    /// A typed chain's outermost error as `Debug` shows it: how a
+    /// `#[instrument(err(Debug))]` report of the same error reads.
+    pub(crate) debug_text: Option<String>,
     /// The event looks like `#[instrument(err)]`'s: an error field and nothing
     /// else. It may be reported again by the callers it is returned to.
     pub(crate) propagating: bool,
@@ -422,6 +425,7 @@ mod tests {
             message: Some("m".into()),
             chain: Vec::new(),
             typed: false,
+            debug_text: None,
             propagating: false,
             fields: Vec::new(),
             tags: Vec::new(),

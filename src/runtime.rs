@@ -196,6 +196,7 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
             kind: None,
         }],
         typed: true,
+        debug_text: None,
         propagating: false,
         fields: Vec::new(),
         tags: Vec::new(),

@@ -728,6 +728,7 @@ impl Telemetry {
             message: Some("openadapt-telemetry test event".to_owned()),
             chain: Vec::new(),
             typed: false,
+            debug_text: None,
             propagating: false,
             fields: Vec::new(),
             tags: Vec::new(),
@@ -746,11 +747,12 @@ impl Telemetry {
         shared.take_last_delivery().unwrap_or(Delivery::NotSent)
     }
 
-    /// What the server answered to the last envelope sent (an error, a
-    /// transaction or a usage count), known once it has been flushed:
+    /// What the server answered to the last error, panic or test event sent
+    /// (the event [`last_event_id`](Self::last_event_id) names; usage counts
+    /// and transactions are not such events), known once it has been flushed:
     /// [`Delivery::Accepted`], [`Delivery::Refused`] with the HTTP status, …
-    /// `None` before anything was sent, or when telemetry is off. For a
-    /// program that tells its user whether a report got through.
+    /// `None` before any was sent, or when telemetry is off. For a program
+    /// that tells its user whether a report got through.
     ///
     /// ```
     /// use openadapt_telemetry::Telemetry;

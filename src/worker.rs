@@ -231,9 +231,14 @@ impl Worker {
             && self.shared.queue().is_some_and(|q| q.abandoned)
     }
 
+    /// Remembers what became of a reportable event (an error, a panic, the
+    /// test event: what a user may quote); usage counts and transactions are
+    /// not such events.
     fn note(&self, delivery: Delivery, reportable_id: Option<String>) {
-        if let Some(id) = reportable_id
-            && delivery != Delivery::NotSent
+        let Some(id) = reportable_id else {
+            return;
+        };
+        if delivery != Delivery::NotSent
             && let Ok(mut last) = self.shared.last_event_id.lock()
         {
             *last = Some(id);
@@ -307,7 +312,11 @@ fn continues(held: &ErrorRecord, later: &ErrorRecord) -> bool {
     let Some(outer) = held.chain.first() else {
         return false;
     };
-    if !later.chain.iter().any(|link| link.value == outer.value) {
+    // `#[instrument(err(Debug))]` reports the Debug text of what a caller
+    // may log as a `dyn Error`.
+    let same = later.chain.iter().any(|link| link.value == outer.value)
+        || later.debug_text.as_deref() == Some(outer.value.as_str());
+    if !same {
         return false;
     }
     if later.spans.is_empty() {
@@ -321,6 +330,7 @@ fn absorb(held: &mut ErrorRecord, later: ErrorRecord) {
     if later.typed && (!held.typed || later.chain.len() > held.chain.len()) {
         held.chain = later.chain;
         held.typed = true;
+        held.debug_text = later.debug_text;
     }
     if later.message.is_some() {
         held.message = later.message;
@@ -460,6 +470,7 @@ mod tests {
                 kind: None,
             }],
             typed,
+            debug_text: None,
             propagating,
             fields: Vec::new(),
             tags: Vec::new(),
@@ -552,6 +563,27 @@ mod tests {
         let one = ready.iter().find(|r| r.typed).expect("the merged report");
         assert_eq!(one.message.as_deref(), Some("sync failed"));
         assert_eq!(one.spans.len(), 2, "the innermost path is kept");
+    }
+
+    #[test]
+    fn an_instrument_err_debug_report_merges_with_the_callers_dyn_error() {
+        let now = Instant::now();
+        let mut held = Vec::new();
+        let inner = vec![step(3, "load")];
+        // `#[instrument(err(Debug))]` reports the Debug text ...
+        let ready = merge(
+            &mut held,
+            vec![report("Custom { kind: NotFound }", inner, true, false)],
+            now,
+            false,
+        );
+        assert!(ready.is_empty());
+        // ... of the error the caller then logs as a `dyn Error`.
+        let mut caller = report("gone", Vec::new(), false, true);
+        caller.debug_text = Some("Custom { kind: NotFound }".into());
+        let ready = merge(&mut held, vec![caller], now, false);
+        assert_eq!(ready.len(), 1, "one failure, one event");
+        assert_eq!(ready[0].chain[0].value, "gone", "the typed chain is kept");
     }
 
     #[test]
