@@ -194,6 +194,7 @@ mod outbox;
 mod preview;
 pub mod privacy;
 mod queue;
+mod random;
 mod runtime;
 mod spool;
 mod telemetry;

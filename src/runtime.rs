@@ -187,7 +187,7 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
         .location()
         .map(|l| format!("{}:{}", l.file(), l.line()));
     shared.push_error(ErrorRecord {
-        fingerprint: crate::layer::random_u64(),
+        fingerprint: crate::random::random_u64(),
         origin: Origin::Panic,
         message: None,
         chain: vec![Link {

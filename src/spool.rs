@@ -230,7 +230,7 @@ impl Spool {
     ) -> io::Result<Entry> {
         self.ensure_dir()?;
         self.make_room(bytes.len() as u64, losses);
-        let random = crate::layer::random_u64();
+        let random = crate::random::random_u64();
         let ready = format!(
             "{:020}-{random:016x}-{}{SUFFIX}",
             now_nanos(),
@@ -472,7 +472,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!(
             "openadapt-spool-{tag}-{}-{:x}",
             std::process::id(),
-            crate::layer::random_u64()
+            crate::random::random_u64()
         ));
         let _ = fs::remove_dir_all(&dir);
         dir

@@ -723,7 +723,7 @@ impl Telemetry {
         let shared = &instance.shared;
         let _ = shared.take_last_delivery();
         shared.push_error(ErrorRecord {
-            fingerprint: crate::layer::random_u64(),
+            fingerprint: crate::random::random_u64(),
             origin: Origin::Test,
             message: Some("openadapt-telemetry test event".to_owned()),
             chain: Vec::new(),
