@@ -46,7 +46,7 @@ use std::str::FromStr;
 use serde_json::Value;
 
 use crate::fs::{self, CONFIG_LIMIT, ReadError};
-use crate::internal::{self, Signals};
+use crate::internal::{self, Signals, var};
 
 const PREFIX: &str = "openadapt-telemetry: ";
 
@@ -616,13 +616,6 @@ pub(crate) fn locate(env: &dyn Fn(&str) -> Option<String>) -> Option<Located> {
         }),
         (None, None) => None,
     }
-}
-
-/// The variable `name`, trimmed; `None` when unset, empty or blank.
-pub(crate) fn var(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
-    env(name)
-        .map(|value| value.trim().to_owned())
-        .filter(|value| !value.is_empty())
 }
 
 /// A boolean as written in a variable: true/1/yes/on or false/0/no/off, any case.
