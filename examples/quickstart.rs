@@ -9,7 +9,7 @@ use std::error::Error;
 use std::fmt;
 use std::io;
 
-use openadapt_telemetry::Telemetry;
+use openadapt_telemetry::{Delivery, Telemetry};
 use tracing_subscriber::prelude::*;
 
 /// A package's error type, with a cause behind `source()`.
@@ -66,11 +66,26 @@ fn main() {
         );
     }
     let _ = record(1);
-    if telemetry.flush(std::time::Duration::from_secs(5)) {
-        if let (false, Some(id)) = (preview, telemetry.last_event_id()) {
-            eprintln!("sent; the error's event id is {id}");
-        }
-    } else {
+    if !telemetry.flush(std::time::Duration::from_secs(5)) {
         eprintln!("the server did not take everything within 5 s");
+        return;
+    }
+    if preview {
+        return;
+    }
+    // What the server answered: "sent" only when it took it.
+    match telemetry.last_delivery() {
+        Some(Delivery::Accepted) => match telemetry.last_event_id() {
+            Some(id) => eprintln!("sent; the error's event id is {id}"),
+            None => eprintln!("sent"),
+        },
+        Some(Delivery::Refused(status)) => {
+            eprintln!("refused: the server answered HTTP {status}; check the DSN")
+        }
+        Some(Delivery::Redirected(status)) => {
+            eprintln!("redirected to another host (HTTP {status}); check the DSN")
+        }
+        Some(other) => eprintln!("not sent now ({other:?}); a later run tries again"),
+        None => eprintln!("nothing was sent"),
     }
 }

@@ -25,8 +25,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::var;
-
 /// The explicit variables, in the order they are consulted.
 pub(crate) const EXPLICIT_VARIABLES: [&str; 2] = ["OPENADAPT_INTERNAL", "OPENADAPT_DEV"];
 
@@ -84,6 +82,13 @@ impl Signals {
             debug_build: cfg!(debug_assertions),
         }
     }
+}
+
+/// The variable `name`, trimmed; `None` when unset, empty or blank.
+pub(crate) fn var(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    env(name)
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
 }
 
 /// The first CI variable that is set (to anything but empty, `0` or `false`).

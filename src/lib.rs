@@ -23,7 +23,8 @@
 //!         .init();
 //!
 //!     let _ = record();
-//!     // `telemetry` is dropped here: it flushes, waiting at most 2 s.
+//!     // `telemetry` is dropped here: what the network does not take within
+//!     // 80 ms waits in the spool for the next run; exit never waits longer.
 //! }
 //!
 //! #[tracing::instrument(err, fields(feature = "capture.record"))]
@@ -64,22 +65,27 @@
 //! # Configuration
 //!
 //! Priority: environment > config file > builder (package defaults) > defaults.
-//! `DO_NOT_TRACK=1` (or `true`) beats everything. The config file is
-//! `~/.config/openadapt/telemetry.json` (honouring `XDG_CONFIG_HOME`;
-//! `OPENADAPT_TELEMETRY_CONFIG` names another), shared with the Python packages.
+//! `DO_NOT_TRACK=1` (or `true`) and a repository opt-out beat everything. The
+//! config file is `~/.config/openadapt/telemetry.json`, the one the Python
+//! packages read, with the same keys; a file under another `XDG_CONFIG_HOME` is
+//! read too (its keys win, and `"enabled": false` in either turns telemetry
+//! off); `OPENADAPT_TELEMETRY_CONFIG` names one file, read alone.
 //!
 //! | key (JSON) | environment variable | default |
 //! |---|---|---|
 //! | `enabled` | `OPENADAPT_TELEMETRY_ENABLED` (and `DO_NOT_TRACK`) | `true` |
 //! | `internal` | `OPENADAPT_INTERNAL`, `OPENADAPT_DEV` | detected |
 //! | `dsn` | `OPENADAPT_TELEMETRY_DSN` | the package's, via the builder |
+//! | `usage_dsn` | `OPENADAPT_TELEMETRY_USAGE_DSN` | none: usage events go to `dsn` |
 //! | `environment` | `OPENADAPT_TELEMETRY_ENVIRONMENT` | `production` |
 //! | `sample_rate` | `OPENADAPT_TELEMETRY_SAMPLE_RATE` | `1.0` |
 //! | `traces_sample_rate` | `OPENADAPT_TELEMETRY_TRACES_SAMPLE_RATE` | `0.01` |
 //! | `error_tracking` | — | `true` |
 //! | `performance_tracking` | — | `true` |
-//! | `feature_usage` | — | `true` |
+//! | `feature_usage` | — | `true` (off in CI unless `OPENADAPT_TELEMETRY_IN_CI=true`) |
 //! | `send_default_pii` | — | `false` (`true` is refused: telemetry turns off) |
+//! | — | `OPENADAPT_INTERNAL_FROM_GIT` | `false`: a `.git` does not make a run internal |
+//! | — | `OPENADAPT_TELEMETRY_DISTINCT_ID` | the install id in `~/.openadapt/telemetry_distinct_id` |
 //!
 //! Preview: `OPENADAPT_TELEMETRY_DEBUG=1` prints to stderr instead of sending;
 //! `OPENADAPT_TELEMETRY_DEBUG_FILE=PATH` appends the JSON lines to a file.
@@ -88,10 +94,13 @@
 //! value; telemetry then runs on that value's default, or off for a malformed
 //! file, a DSN that does not parse, or `send_default_pii: true`.
 //!
-//! `internal` is true for OpenAdapt's own use, so it can be filtered out
-//! (`tag:internal IS false` in GlitchTip): explicitly set, in CI, in a directory
-//! with `.git`, under `cargo run`/`cargo test`, or in a debug build.
-//! `OPENADAPT_INTERNAL=false` wins over the heuristics.
+//! `internal` is `True` for OpenAdapt's own use, so it can be filtered out
+//! (`internal:False` in GlitchTip finds real users): explicitly set, in CI,
+//! under `cargo run`/`cargo test`, in a debug build, or (only with
+//! `OPENADAPT_INTERNAL_FROM_GIT=true`) in a git checkout.
+//! `OPENADAPT_INTERNAL=false` wins over the heuristics. Tags are stored as the
+//! Python packages' are (`internal`/`ci` as `True`/`False`, `os` as
+//! `Linux`/`Darwin`/`Windows`), so one GlitchTip query covers both.
 //!
 //! # Special fields
 //!
@@ -100,10 +109,53 @@
 //!   [`Telemetry::flush`], and hourly), with the count. An `info!`/`warn!` event
 //!   with a `feature` field is counted, not kept as a breadcrumb.
 //! - `error = &e as &dyn std::error::Error` on an `error!` event becomes the
-//!   exception, with its `source()` chain.
+//!   exception, with its real type and its `source()` chain (for an
+//!   `anyhow::Error`: `error = &*e`). `error = %e` and `#[instrument(err)]`
+//!   carry only the text: the exception is then typed by the function. An
+//!   `error!` without an error value is an exception too: its value is the
+//!   message, its type the function it was logged in.
 //! - `tags.NAME = value` on an `error!` event becomes the tag `NAME` of that
-//!   event (the crate's own tags, such as `internal`, cannot be replaced).
+//!   event; [`TelemetryBuilder::tag`] tags every event (the crate's own tags,
+//!   such as `internal`, cannot be replaced).
+//! - `op` (or `otel.kind`) on a span becomes its transaction's `op`; otherwise
+//!   the `op` is `function`.
 //! - Other fields of an `error!` event are sent as extra data, after scrubbing.
+//!
+//! One failure is one event: the reports of an error returned through
+//! `#[instrument(err)]` functions, and logged again by the caller with its
+//! `dyn Error`, are merged (the typed chain, the innermost stack, the spans
+//! crossed in `extra.spans`). Up to 10 events a minute per call site are sent
+//! one by one; past that, an equal error (same call site, message, fields and
+//! chain) waiting to be sent adds to its `extra.repeat_count`.
+//!
+//! # A good neighbour
+//!
+//! The layer filters only itself, from its level floor
+//! ([`TelemetryBuilder::level`], `INFO` by default, for events and spans
+//! alike): it never narrows what the program's other layers see. A second
+//! telemetry layer in one subscriber is inert; [`layer()`] reports to the
+//! instance live at each event; one panic hook, chained to the program's, serves
+//! every instance. No logging call waits on a lock. Every text is cut as it is
+//! written (`…[cut N bytes]`): an error's message at 8 KiB, a breadcrumb at 2 KiB,
+//! a field at 1 KiB, an item at 1 MiB; the README's Limits table has them all.
+//!
+//! What loses data without a word: a global `EnvFilter` from an unset
+//! `RUST_LOG` (only errors reach any layer), a failed `try_init`, a panic hook
+//! set after `init` without chaining to the one it replaces
+//! (`let ours = std::panic::take_hook();` then call `ours(info)` from yours),
+//! and anything logged before the subscriber is set.
+//!
+//! # Delivery
+//!
+//! Error and usage envelopes are written (already scrubbed) to a spool,
+//! `<cache dir>/openadapt/telemetry-spool/`, before the network is tried, and
+//! removed once delivered. Dropping the guard tries the network for 80 ms
+//! ([`TelemetryBuilder::shutdown_timeout`]) and leaves the rest in the spool;
+//! `std::process::exit` and panics spool what is in memory. A later run (or
+//! this one, once the server answers) sends it, each envelope once, to the DSN
+//! it was made for. Bounded: 1,000 envelopes, 10 MiB, 30 days. Nothing is read
+//! from it or written to it while telemetry is off; `openadapt-telemetry
+//! disable` deletes it.
 //!
 //! # Feature flags
 //!
@@ -116,9 +168,12 @@
 //!
 //! # Opting out
 //!
-//! `DO_NOT_TRACK=1`, `OPENADAPT_TELEMETRY_ENABLED=false`, or `"enabled": false`
-//! in the config file. When off, nothing is started: no client, no thread, no
-//! file, no network; the layer returns at its first check.
+//! `DO_NOT_TRACK=1`, `OPENADAPT_TELEMETRY_ENABLED=false`, `"enabled": false` in
+//! the config file (`openadapt-telemetry disable`), or `telemetry = false` in
+//! the `[tool.openadapt]` table of a repository's `pyproject.toml` (or the
+//! `[package.metadata.openadapt]`/`[workspace.metadata.openadapt]` table of its
+//! `Cargo.toml`). When off, nothing is started: no thread, no file, no network;
+//! the layer returns at its first check.
 #![warn(unreachable_pub, missing_docs, missing_debug_implementations)]
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -139,6 +194,7 @@ mod outbox;
 mod preview;
 pub mod privacy;
 mod queue;
+mod random;
 mod runtime;
 mod spool;
 mod telemetry;

@@ -93,6 +93,9 @@ pub(crate) struct ErrorRecord {
     pub(crate) chain: Vec<Link>,
     /// The chain came from a `&dyn Error` (its types are known).
     pub(crate) typed: bool,
+    /// A typed chain's outermost error as `Debug` shows it: how a
+    /// `#[instrument(err(Debug))]` report of the same error reads.
+    pub(crate) debug_text: Option<String>,
     /// The event looks like `#[instrument(err)]`'s: an error field and nothing
     /// else. It may be reported again by the callers it is returned to.
     pub(crate) propagating: bool,
@@ -211,6 +214,8 @@ pub(crate) struct Shared {
     pub(crate) replay_now: AtomicBool,
     /// This is a forked child's copy: it has no worker thread.
     pub(crate) orphan: AtomicBool,
+    /// Set when records or a flush wait for the worker: a replay pass yields to them.
+    pub(crate) pending: AtomicBool,
 }
 
 impl Shared {
@@ -230,6 +235,7 @@ impl Shared {
             stopping: AtomicBool::new(false),
             replay_now: AtomicBool::new(false),
             orphan: AtomicBool::new(false),
+            pending: AtomicBool::new(false),
         }
     }
 
@@ -331,6 +337,7 @@ impl Shared {
             q.errors.push(record);
         }
         drop(spare);
+        self.pending.store(true, Ordering::Relaxed);
         self.work.notify_one();
     }
 
@@ -345,6 +352,7 @@ impl Shared {
         }
         q.txns.push(record);
         drop(q);
+        self.pending.store(true, Ordering::Relaxed);
         self.work.notify_one();
     }
 
@@ -375,6 +383,7 @@ impl Shared {
         }
         q.flush_requested += 1;
         let wanted = q.flush_requested;
+        self.pending.store(true, Ordering::Relaxed);
         self.work.notify_one();
         self.wait_for(q, deadline, |q| {
             q.flush_done >= wanted || q.stopped || q.abandoned
@@ -416,6 +425,7 @@ mod tests {
             message: Some("m".into()),
             chain: Vec::new(),
             typed: false,
+            debug_text: None,
             propagating: false,
             fields: Vec::new(),
             tags: Vec::new(),

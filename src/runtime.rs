@@ -187,7 +187,7 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
         .location()
         .map(|l| format!("{}:{}", l.file(), l.line()));
     shared.push_error(ErrorRecord {
-        fingerprint: crate::layer::random_u64(),
+        fingerprint: crate::random::random_u64(),
         origin: Origin::Panic,
         message: None,
         chain: vec![Link {
@@ -196,6 +196,7 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
             kind: None,
         }],
         typed: true,
+        debug_text: None,
         propagating: false,
         fields: Vec::new(),
         tags: Vec::new(),

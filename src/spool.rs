@@ -320,7 +320,7 @@ impl Spool {
 
     /// Writes a file under a temporary name and renames it into place.
     fn put(&self, bytes: &[u8], category: Category, claimed: bool) -> io::Result<Entry> {
-        let random = crate::layer::random_u64();
+        let random = crate::random::random_u64();
         let ready = format!(
             "{:020}-{random:016x}-{}{SUFFIX}",
             now_nanos(),
@@ -622,7 +622,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!(
             "openadapt-spool-{tag}-{}-{:x}",
             std::process::id(),
-            crate::layer::random_u64()
+            crate::random::random_u64()
         ));
         let _ = fs::remove_dir_all(&dir);
         dir

@@ -156,7 +156,10 @@ impl TelemetryBuilder {
         }
     }
 
-    /// Whether this is internal (developer, CI) usage. By default, detected.
+    /// Marks this as internal (developer, CI) usage with `true`. `false` is the
+    /// default value and, as `"internal": false` in the config file, masks
+    /// nothing: CI and the explicit variables still make a run internal (only
+    /// `OPENADAPT_INTERNAL=false` forces "not internal"). By default, detected.
     pub fn internal(self, internal: bool) -> Self {
         Self {
             overrides: Overrides {
@@ -313,9 +316,10 @@ impl TelemetryBuilder {
         }
     }
 
-    /// Reads this config file instead of the default location
+    /// Reads this config file alone instead of the default ones
     /// (`OPENADAPT_TELEMETRY_CONFIG` still wins). By default, the file is
-    /// `$XDG_CONFIG_HOME/openadapt/telemetry.json` or `~/.config/openadapt/telemetry.json`.
+    /// `~/.config/openadapt/telemetry.json` (shared with the Python packages),
+    /// and `$XDG_CONFIG_HOME/openadapt/telemetry.json` too when that is another file.
     pub fn config_file(self, path: impl Into<PathBuf>) -> Self {
         Self {
             file: FileChoice::Path(path.into()),
@@ -323,7 +327,8 @@ impl TelemetryBuilder {
         }
     }
 
-    /// Reads no config file at all. By default, the file is read.
+    /// Reads no config file at all (and keeps no install id: the id lives
+    /// beside the user's files). By default, the files are read.
     pub fn no_config_file(self) -> Self {
         Self {
             file: FileChoice::None,
@@ -512,7 +517,7 @@ impl TelemetryBuilder {
 
 /// The tags and contexts sent with every event and transaction. Tags are
 /// stored as the Python package's are, so one GlitchTip query covers both:
-/// `internal` as `True`/`False`, `os` as `Linux`/`Darwin`/`Windows`,
+/// `internal` and `ci` as `True`/`False`, `os` as `Linux`/`Darwin`/`Windows`,
 /// `os_version` as Python's `platform.release()`.
 fn base_tags(
     package: &str,
@@ -541,6 +546,7 @@ fn base_tags(
             "internal",
             python_bool(*config.internal().value()).to_owned(),
         ),
+        ("ci", python_bool(*config.ci().value()).to_owned()),
         ("package", package.to_owned()),
         ("package_version", version.to_owned()),
         ("environment", config.environment().value().clone()),
@@ -717,11 +723,12 @@ impl Telemetry {
         let shared = &instance.shared;
         let _ = shared.take_last_delivery();
         shared.push_error(ErrorRecord {
-            fingerprint: crate::layer::random_u64(),
+            fingerprint: crate::random::random_u64(),
             origin: Origin::Test,
             message: Some("openadapt-telemetry test event".to_owned()),
             chain: Vec::new(),
             typed: false,
+            debug_text: None,
             propagating: false,
             fields: Vec::new(),
             tags: Vec::new(),
@@ -738,6 +745,24 @@ impl Telemetry {
             return Delivery::Unreachable(format!("no answer within {timeout:?}"));
         }
         shared.take_last_delivery().unwrap_or(Delivery::NotSent)
+    }
+
+    /// What the server answered to the last error, panic or test event sent
+    /// (the event [`last_event_id`](Self::last_event_id) names; usage counts
+    /// and transactions are not such events), known once it has been flushed:
+    /// [`Delivery::Accepted`], [`Delivery::Refused`] with the HTTP status, …
+    /// `None` before any was sent, or when telemetry is off. For a program
+    /// that tells its user whether a report got through.
+    ///
+    /// ```
+    /// use openadapt_telemetry::Telemetry;
+    ///
+    /// let telemetry = Telemetry::builder("demo", "0.1.0").enabled(false).init();
+    /// assert_eq!(telemetry.last_delivery(), None);
+    /// ```
+    pub fn last_delivery(&self) -> Option<Delivery> {
+        let instance = self.instance.as_ref()?;
+        instance.shared.last_delivery.lock().ok()?.clone()
     }
 
     /// The id of the last error, message, panic or test event sent (32 lowercase

@@ -76,7 +76,16 @@ impl Worker {
                             .is_some_and(|s| s.has_waiting())))
             {
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.replay()));
-                next_replay = Some(Instant::now() + REPLAY_EVERY);
+                // A pass that yielded to new records or a flush goes on after them.
+                let yielded = self.shared.pending.load(Ordering::Relaxed);
+                next_replay = Some(
+                    Instant::now()
+                        + if yielded {
+                            Duration::ZERO
+                        } else {
+                            REPLAY_EVERY
+                        },
+                );
             }
             let Some(mut q) = self.shared.queue() else {
                 return;
@@ -100,10 +109,12 @@ impl Worker {
         next_replay: &mut Option<Instant>,
     ) -> Option<Batch> {
         let mut q = self.shared.queue()?;
+        let mut replay_now = false;
         loop {
             if q.abandoned {
                 return None;
             }
+            replay_now |= self.shared.replay_now.swap(false, Ordering::Relaxed);
             let now = Instant::now();
             let held_due = q.held.iter().map(|h| h.deadline).min();
             let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
@@ -114,7 +125,7 @@ impl Worker {
                 || now >= *next_features
                 || due(held_due)
                 || due(*next_replay)
-                || self.shared.replay_now.swap(false, Ordering::Relaxed)
+                || replay_now
             {
                 break;
             }
@@ -128,6 +139,7 @@ impl Worker {
                 Err(poisoned) => poisoned.into_inner().0,
             };
         }
+        self.shared.pending.store(false, Ordering::Relaxed);
         let now = Instant::now();
         let flushing = q.flush_requested > q.flush_done || q.stop;
         let incoming = q.take_errors();
@@ -136,7 +148,7 @@ impl Worker {
         if features_due {
             *next_features = now + self.feature_interval;
         }
-        let replay = next_replay.is_some_and(|t| t <= now);
+        let replay = replay_now || next_replay.is_some_and(|t| t <= now);
         let batch = Batch {
             errors,
             txns: std::mem::take(&mut q.txns),
@@ -219,9 +231,14 @@ impl Worker {
             && self.shared.queue().is_some_and(|q| q.abandoned)
     }
 
+    /// Remembers what became of a reportable event (an error, a panic, the
+    /// test event: what a user may quote); usage counts and transactions are
+    /// not such events.
     fn note(&self, delivery: Delivery, reportable_id: Option<String>) {
-        if let Some(id) = reportable_id
-            && delivery != Delivery::NotSent
+        let Some(id) = reportable_id else {
+            return;
+        };
+        if delivery != Delivery::NotSent
             && let Ok(mut last) = self.shared.last_event_id.lock()
         {
             *last = Some(id);
@@ -233,7 +250,10 @@ impl Worker {
 
     fn replay(&self) {
         let deadline = Instant::now() + REPLAY_PASS;
-        let stop = || self.shared.stopping.load(Ordering::Relaxed);
+        let stop = || {
+            self.shared.stopping.load(Ordering::Relaxed)
+                || self.shared.pending.load(Ordering::Relaxed)
+        };
         self.assembly
             .outbox
             .replay(deadline, &stop, self.assembly.gate.losses());
@@ -260,7 +280,9 @@ pub(crate) fn merge(
             }
             continue;
         }
-        if record.propagating && !release_all {
+        // Held even when everything is released below: a report later in
+        // `incoming` (its callers') must still find it.
+        if record.propagating {
             held.push(Held {
                 record,
                 deadline: now + MERGE_WINDOW,
@@ -290,7 +312,11 @@ fn continues(held: &ErrorRecord, later: &ErrorRecord) -> bool {
     let Some(outer) = held.chain.first() else {
         return false;
     };
-    if !later.chain.iter().any(|link| link.value == outer.value) {
+    // `#[instrument(err(Debug))]` reports the Debug text of what a caller
+    // may log as a `dyn Error`.
+    let same = later.chain.iter().any(|link| link.value == outer.value)
+        || later.debug_text.as_deref() == Some(outer.value.as_str());
+    if !same {
         return false;
     }
     if later.spans.is_empty() {
@@ -304,6 +330,7 @@ fn absorb(held: &mut ErrorRecord, later: ErrorRecord) {
     if later.typed && (!held.typed || later.chain.len() > held.chain.len()) {
         held.chain = later.chain;
         held.typed = true;
+        held.debug_text = later.debug_text;
     }
     if later.message.is_some() {
         held.message = later.message;
@@ -491,6 +518,7 @@ mod tests {
                 kind: None,
             }],
             typed,
+            debug_text: None,
             propagating,
             fields: Vec::new(),
             tags: Vec::new(),
@@ -556,6 +584,54 @@ mod tests {
         assert_eq!(held.len(), 3);
         let ready = merge(&mut held, Vec::new(), now + MERGE_WINDOW, false);
         assert_eq!(ready.len(), 3, "released when the window ends");
+    }
+
+    #[test]
+    fn reports_taken_together_with_a_flush_are_still_one_failure() {
+        // The worker took nothing before the program flushed: the reports of
+        // one failure arrive in one batch that releases everything.
+        let mut held = Vec::new();
+        let f2 = vec![step(2, "f2"), step(1, "f1")];
+        let f1 = vec![step(1, "f1")];
+        let mut caller = report("cannot load", Vec::new(), false, true);
+        caller.message = Some("sync failed".into());
+        let ready = merge(
+            &mut held,
+            vec![
+                report("cannot load", f2, true, false),
+                report("cannot load", f1, true, false),
+                caller,
+                report("other", vec![step(5, "g")], true, false),
+            ],
+            Instant::now(),
+            true,
+        );
+        assert!(held.is_empty());
+        assert_eq!(ready.len(), 2, "one failure, and one other: {ready:#?}");
+        let one = ready.iter().find(|r| r.typed).expect("the merged report");
+        assert_eq!(one.message.as_deref(), Some("sync failed"));
+        assert_eq!(one.spans.len(), 2, "the innermost path is kept");
+    }
+
+    #[test]
+    fn an_instrument_err_debug_report_merges_with_the_callers_dyn_error() {
+        let now = Instant::now();
+        let mut held = Vec::new();
+        let inner = vec![step(3, "load")];
+        // `#[instrument(err(Debug))]` reports the Debug text ...
+        let ready = merge(
+            &mut held,
+            vec![report("Custom { kind: NotFound }", inner, true, false)],
+            now,
+            false,
+        );
+        assert!(ready.is_empty());
+        // ... of the error the caller then logs as a `dyn Error`.
+        let mut caller = report("gone", Vec::new(), false, true);
+        caller.debug_text = Some("Custom { kind: NotFound }".into());
+        let ready = merge(&mut held, vec![caller], now, false);
+        assert_eq!(ready.len(), 1, "one failure, one event");
+        assert_eq!(ready[0].chain[0].value, "gone", "the typed chain is kept");
     }
 
     #[test]

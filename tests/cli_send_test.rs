@@ -12,6 +12,7 @@ mod common;
 
 use cli_support::{Sandbox, closed_port_dsn};
 use common::bugsink::Bugsink;
+use common::faults::{Injector, Mode};
 
 #[test]
 fn a_closed_port_is_unreachable() {
@@ -34,6 +35,37 @@ fn a_closed_port_is_unreachable() {
         );
         assert!(run.stdout.contains("\nunreachable: "), "{run:#?}");
         assert!(!run.stdout.contains("closedportkey"), "{run:#?}");
+    }
+}
+
+#[test]
+fn a_redirect_is_never_followed_and_exits_1() {
+    let sandbox = Sandbox::new("send-redirect");
+    for status in [301, 302, 303, 307, 308] {
+        let other = Injector::start(Mode::Healthy);
+        let server = Injector::start(Mode::Status(
+            status,
+            vec![(
+                "Location".into(),
+                format!("http://{}/api/1/envelope/", other.addr()),
+            )],
+        ));
+        let run = sandbox
+            .run(&["send-test", "--dsn", &server.dsn()], &[])
+            .expect_code(1);
+        assert!(
+            run.stdout
+                .contains("\nredirected to another host; check the DSN"),
+            "HTTP {status}: {run:#?}"
+        );
+        assert!(!run.stdout.contains("accepted"), "{run:#?}");
+        assert_eq!(server.request_count(), 1, "HTTP {status}: {run:#?}");
+        assert_eq!(
+            other.connections(),
+            0,
+            "HTTP {status}: the key went to the other host: {:#?}",
+            other.requests()
+        );
     }
 }
 

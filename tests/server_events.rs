@@ -116,10 +116,10 @@ fn server_error_arrives_as_an_exception_chain_with_sanitized_frames() {
         .iter()
         .map(|v| v["value"].as_str().unwrap_or(""))
         .collect();
-    // Innermost cause first, the error raised last.
+    // Innermost cause first, the error raised last; the standard library's errors by their real name.
     assert_eq!(
         types,
-        ["ParseIntError", "FrameError", "LoadError"],
+        ["std::num::ParseIntError", "FrameError", "LoadError"],
         "{event:#}"
     );
     assert_eq!(
@@ -200,32 +200,113 @@ fn server_error_arrives_as_an_exception_chain_with_sanitized_frames() {
     );
 }
 
+/// The CI variables the crate knows (the Python package's 13, then four more).
+const CI_VARIABLES: [&str; 17] = [
+    "CI",
+    "CONTINUOUS_INTEGRATION",
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "JENKINS_URL",
+    "TRAVIS",
+    "CIRCLECI",
+    "BUILDKITE",
+    "AZURE_PIPELINES",
+    "TF_BUILD",
+    "CODEBUILD_BUILD_ID",
+    "TEAMCITY_VERSION",
+    "BITBUCKET_BUILD_NUMBER",
+    "DRONE",
+    "APPVEYOR",
+    "CIRRUS_CI",
+    "BITRISE_IO",
+];
+
+/// A command's first line of output, if it runs.
+fn output_of(program: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    })
+}
+
 #[test]
 #[ignore = "needs the Bugsink test server: run scripts/test"]
-fn server_tags_arrive_with_their_values() {
+fn server_tags_are_stored_as_the_python_packages_are() {
     let bugsink = Bugsink::require();
+    // The CI variables of this process, so the `ci` tag is what the environment gives.
+    let ci_vars: Vec<(&str, String)> = CI_VARIABLES
+        .iter()
+        .filter_map(|name| std::env::var(name).ok().map(|v| (*name, v)))
+        .collect();
+    let in_ci = ci_vars
+        .iter()
+        .any(|(_, v)| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"));
+    let python_bool = |b: bool| if b { "True" } else { "False" };
     for internal in ["false", "true"] {
-        let telemetry = builder(&[
+        let mut vars: Vec<(&str, &str)> = vec![
             ("OPENADAPT_INTERNAL", internal),
             ("OPENADAPT_TELEMETRY_ENVIRONMENT", "server-test"),
-        ])
-        .dsn(&bugsink.dsn)
-        .init();
+        ];
+        vars.extend(ci_vars.iter().map(|(k, v)| (*k, v.as_str())));
+        let telemetry = builder(&vars).dsn(&bugsink.dsn).init();
         run(&telemetry, || {
             tracing::error!("server test: tags with OPENADAPT_INTERNAL={internal}")
         });
         let event = stored_last_event(&bugsink, &telemetry);
         let tags = &event["tags"];
-        assert_eq!(tags["internal"], internal, "{event:#}");
+        // Stored as the Python package's booleans are (GlitchTip turns `false` into `False`), so one query
+        // (`internal:False`) covers both.
+        assert_eq!(
+            tags["internal"],
+            python_bool(internal == "true"),
+            "{event:#}"
+        );
+        assert_eq!(
+            tags["ci"],
+            python_bool(in_ci),
+            "CI variables {ci_vars:?}: {event:#}"
+        );
         assert_eq!(tags["package"], "openadapt-test", "{event:#}");
         assert_eq!(tags["package_version"], "1.2.3", "{event:#}");
         assert_eq!(tags["environment"], "server-test", "{event:#}");
-        assert_eq!(tags["os"], std::env::consts::OS, "{event:#}");
-        assert_eq!(tags["arch"], std::env::consts::ARCH, "{event:#}");
+        let os = match std::env::consts::OS {
+            "linux" => "Linux",
+            "macos" => "Darwin",
+            "windows" => "Windows",
+            other => other,
+        };
+        assert_eq!(tags["os"], os, "as Python's platform.system(): {event:#}");
+        if cfg!(unix) {
+            let release = output_of("uname", &["-r"]).expect("uname -r");
+            assert_eq!(
+                tags["os_version"], release,
+                "as Python's platform.release(): {event:#}"
+            );
+        }
         assert!(
             tags["os_version"].as_str().is_some_and(|v| !v.is_empty()),
             "{event:#}"
         );
+        let rust = tags["rust_version"].as_str().unwrap_or_default();
+        assert!(
+            rust.split('.').count() == 3 && rust.split('.').all(|p| p.parse::<u32>().is_ok()),
+            "rust_version beside Python's python_version: {event:#}"
+        );
+        if let Some(rustc) = output_of("rustc", &["--version"]) {
+            assert!(
+                rustc.starts_with(&format!("rustc {rust}")),
+                "{rustc} compiled it: {event:#}"
+            );
+        }
+        assert_eq!(tags["arch"], std::env::consts::ARCH, "{event:#}");
         assert_eq!(
             tags["session_id"].as_str().map(str::len),
             Some(32),

@@ -24,6 +24,15 @@ fn events_and_transactions_carry_the_tags() {
         let tags = &item["tags"];
         // Stored as the Python package's are: one GlitchTip query covers both.
         assert_eq!(tags["internal"], "False", "{kind}");
+        assert_eq!(
+            tags["ci"], "False",
+            "no CI variable in the injected environment"
+        );
+        assert!(
+            tags["rust_version"]
+                .as_str()
+                .is_some_and(|v| v.contains('.'))
+        );
         assert_eq!(tags["package"], "openadapt-test");
         assert_eq!(tags["package_version"], "1.2.3");
         assert_eq!(tags["environment"], "staging");
@@ -52,6 +61,16 @@ fn internal_is_true_when_set() {
     run(&telemetry, || tracing::error!("boom"));
     assert!(telemetry.flush(FLUSH));
     assert_eq!(captured.events()[0]["tags"]["internal"], "True");
+}
+
+#[test]
+fn ci_is_true_in_ci() {
+    let (telemetry, captured) = start(builder(&[("GITHUB_ACTIONS", "true")]));
+    run(&telemetry, || tracing::error!("boom"));
+    assert!(telemetry.flush(FLUSH));
+    let tags = &captured.events()[0]["tags"];
+    assert_eq!(tags["ci"], "True", "{tags}");
+    assert_eq!(tags["internal"], "True", "CI is internal: {tags}");
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //!
 //! `scripts/test` (or `scripts/bugsink-server`, for running single tests by hand) runs Bugsink, a self-hosted
 //! error tracker that speaks the Sentry protocol, on 127.0.0.1 with an empty database, and exports
-//! `OPENADAPT_TEST_BUGSINK_{DSN,URL,TOKEN,PROJECT,DB}`. Tests that need it are marked
+//! `OPENADAPT_TEST_BUGSINK_{DSN,URL,TOKEN,PROJECT,DB}`, and `OPENADAPT_TEST_BUGSINK_USAGE_{DSN,PROJECT}` for a second
+//! project on the same server (usage events sent to their own DSN: [`Bugsink::usage_project`]). Tests that need it are marked
 //! `#[ignore = "needs the Bugsink test server: run scripts/test"]` and start with [`Bugsink::require`].
 //!
 //! What Bugsink does with what it receives (so tests check the right place):
@@ -103,6 +104,27 @@ impl Bugsink {
     pub fn require() -> Bugsink {
         Bugsink::from_env()
             .unwrap_or_else(|| panic!("run scripts/test: OPENADAPT_TEST_BUGSINK_DSN is not set"))
+    }
+
+    /// The second project of the same server, the one `scripts/test` made for usage events sent to their own DSN
+    /// (`usage_dsn`): a handle like this one, on `OPENADAPT_TEST_BUGSINK_USAGE_{DSN,PROJECT}`.
+    pub fn usage_project(&self) -> Bugsink {
+        let var = |name: &str| {
+            std::env::var(name).unwrap_or_else(|_| {
+                panic!("{name} is not set: run scripts/test (a template older than version 2 has one project only)")
+            })
+        };
+        let project = var("OPENADAPT_TEST_BUGSINK_USAGE_PROJECT");
+        Bugsink {
+            dsn: var("OPENADAPT_TEST_BUGSINK_USAGE_DSN"),
+            url: self.url.clone(),
+            token: self.token.clone(),
+            project: project.parse().unwrap_or_else(|_| {
+                panic!("OPENADAPT_TEST_BUGSINK_USAGE_PROJECT={project:?} is not a number")
+            }),
+            db: self.db.clone(),
+            agent: self.agent.clone(),
+        }
     }
 
     /// The project id (the last path segment of the DSN).

@@ -8,7 +8,9 @@
 //! including the ones a silent server holds.
 //!
 //! How each [`Mode`] answers a request:
-//! - `Healthy`: `200 OK` with the body `{}` (keep-alive);
+//! - `Healthy`: `200 OK` with the body `{}`; the connection stays open for the
+//!   client's next request (HTTP/1.1 keep-alive): [`Injector::connections`]
+//!   counts the TCP connections accepted;
 //! - `Silent`: reads the request and never answers; holds the socket (draining
 //!   whatever the client sends) until the client closes it or the injector stops;
 //! - `TooManyRequests(headers)`: `429` with the given headers;
@@ -31,7 +33,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -106,6 +108,8 @@ impl Request {
 struct State {
     mode: Mutex<Mode>,
     requests: Mutex<Vec<Request>>,
+    /// TCP connections accepted, whether or not a request came on them.
+    accepted: AtomicUsize,
 }
 
 impl State {
@@ -142,6 +146,7 @@ impl Injector {
         let state = Arc::new(State {
             mode: Mutex::new(mode),
             requests: Mutex::new(Vec::new()),
+            accepted: AtomicUsize::new(0),
         });
         let mut injector = Injector {
             addr,
@@ -219,6 +224,7 @@ impl Injector {
                     while running.load(Ordering::SeqCst) {
                         match listener.accept() {
                             Ok((stream, _)) => {
+                                state.accepted.fetch_add(1, Ordering::SeqCst);
                                 let running = running.clone();
                                 let state = state.clone();
                                 let handle = thread::Builder::new()
@@ -249,6 +255,11 @@ impl Injector {
             .lock()
             .map(|r| r.clone())
             .unwrap_or_default()
+    }
+
+    /// How many TCP connections were accepted so far (requests may share one: keep-alive).
+    pub fn connections(&self) -> usize {
+        self.state.accepted.load(Ordering::SeqCst)
     }
 
     pub fn request_count(&self) -> usize {
