@@ -2,6 +2,7 @@
 //! oldest call first, without the frames of the capture itself or below `main`.
 
 use std::backtrace::Backtrace;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sentry::protocol::Frame;
 
@@ -51,7 +52,19 @@ const NOT_IN_APP: &[&str] = &[
 /// first, without the frames of the capture itself. `site` is the call site
 /// (`file`, `line`) of the event or panic: frames above it are dropped.
 pub(crate) fn parse_backtrace(bt: &Backtrace, site: Option<(&str, u32)>) -> Vec<Frame> {
-    parse_backtrace_text(&bt.to_string(), site)
+    let text = bt.to_string();
+    WARM.store(true, Ordering::Relaxed);
+    parse_backtrace_text(&text, site)
+}
+
+/// Set once a stack trace has been read: the process's debug information is
+/// loaded, and reading another costs milliseconds, not the first one's 0.1 to
+/// 0.3 s.
+static WARM: AtomicBool = AtomicBool::new(false);
+
+/// Whether reading a stack trace is cheap now (see [`WARM`]).
+pub(crate) fn warm() -> bool {
+    WARM.load(Ordering::Relaxed)
 }
 
 pub(crate) fn parse_backtrace_text(text: &str, site: Option<(&str, u32)>) -> Vec<Frame> {

@@ -5,7 +5,7 @@
 //! first time it is seen; every later use is a lock and an increment.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{Mutex, MutexGuard};
 
 /// Longest feature name kept; longer names are cut (they are identifiers, not text).
 const MAX_NAME: usize = 128;
@@ -22,15 +22,7 @@ impl Counters {
     /// handler may have interrupted the holder; a forked child may hold a copy
     /// locked by a thread that is gone).
     fn try_counts(&self) -> Option<MutexGuard<'_, HashMap<Box<str>, u64>>> {
-        for attempt in 0..200 {
-            match self.counts.try_lock() {
-                Ok(counts) => return Some(counts),
-                Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
-                Err(TryLockError::WouldBlock) if attempt < 32 => std::hint::spin_loop(),
-                Err(TryLockError::WouldBlock) => std::thread::yield_now(),
-            }
-        }
-        None
+        crate::queue::lock_briefly(&self.counts)
     }
 
     /// Counts one use of `name`.

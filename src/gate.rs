@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::limits::ITEM;
 use crate::privacy::{Redactions, Scrubber};
+use crate::queue::lock_briefly;
 
 /// Envelope item types the gate forwards.
 pub(crate) const EVENT: &str = "event";
@@ -114,7 +115,7 @@ impl Losses {
         if quantity == 0 {
             return;
         }
-        if let Ok(mut counts) = self.counts.lock() {
+        if let Some(mut counts) = lock_briefly(&self.counts) {
             let n = counts
                 .entry((reason.to_owned(), category.to_owned()))
                 .or_default();
@@ -131,6 +132,13 @@ impl Losses {
                 CLIENT_REPORT => self.absorb(&item.payload),
                 _ => {}
             }
+        }
+    }
+
+    /// Forgets every pending count.
+    pub(crate) fn clear(&self) {
+        if let Some(mut counts) = lock_briefly(&self.counts) {
+            counts.clear();
         }
     }
 
@@ -160,7 +168,7 @@ impl Losses {
 
     /// The pending counts as one client report item, resetting them.
     pub(crate) fn take_item(&self) -> Option<Item> {
-        let counts = std::mem::take(&mut *self.counts.lock().ok()?);
+        let counts = std::mem::take(&mut *lock_briefly(&self.counts)?);
         if counts.is_empty() {
             return None;
         }
@@ -222,6 +230,17 @@ impl Gate {
         dsn: Option<&str>,
         items: Vec<(&'static str, Value)>,
     ) -> Option<Envelope> {
+        let mut out = self.envelope_bare(dsn, items)?;
+        out.items.extend(self.losses.take_item());
+        Some(out)
+    }
+
+    /// As [`envelope`](Self::envelope), without the client report.
+    pub(crate) fn envelope_bare(
+        &self,
+        dsn: Option<&str>,
+        items: Vec<(&'static str, Value)>,
+    ) -> Option<Envelope> {
         let mut out = Envelope {
             event_id: None,
             dsn: dsn.map(str::to_owned),
@@ -242,7 +261,6 @@ impl Gate {
         if out.items.is_empty() {
             return None;
         }
-        out.items.extend(self.losses.take_item());
         Some(out)
     }
 

@@ -109,6 +109,13 @@ impl Outbox {
         }
     }
 
+    /// Forgets a staged copy that a later one replaces (its spool file goes).
+    pub(crate) fn discard(&self, staged: Staged) {
+        if let (Some(spool), Some(entry)) = (self.spool(), &staged.entry) {
+            spool.delete(entry);
+        }
+    }
+
     /// Sends a staged envelope (the worker).
     pub(crate) fn send(&self, staged: Staged, losses: &Losses) -> Delivery {
         let net = match self {

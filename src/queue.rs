@@ -216,6 +216,9 @@ pub(crate) struct Shared {
     pub(crate) orphan: AtomicBool,
     /// Set when records or a flush wait for the worker: a replay pass yields to them.
     pub(crate) pending: AtomicBool,
+    /// Set in a forked child until its copy of the parent's loss counts is
+    /// forgotten (the parent reports them).
+    pub(crate) forget_losses: AtomicBool,
 }
 
 impl Shared {
@@ -236,6 +239,7 @@ impl Shared {
             replay_now: AtomicBool::new(false),
             orphan: AtomicBool::new(false),
             pending: AtomicBool::new(false),
+            forget_losses: AtomicBool::new(false),
         }
     }
 
@@ -253,6 +257,7 @@ impl Shared {
     fn adopt_fork(&self, now: u64) {
         self.generation.store(now, Ordering::Relaxed);
         self.orphan.store(true, Ordering::Relaxed);
+        self.forget_losses.store(true, Ordering::Relaxed);
         if let Some(mut q) = self.queue_briefly() {
             *q = Queue::default();
         }
@@ -269,16 +274,11 @@ impl Shared {
 
     /// The queue, for a caller: a few microseconds of trying at most, never a wait.
     pub(crate) fn queue_briefly(&self) -> Option<MutexGuard<'_, Queue>> {
-        for attempt in 0..LOCK_ATTEMPTS {
-            match self.queue.try_lock() {
-                Ok(q) => return Some(q),
-                Err(TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
-                Err(TryLockError::WouldBlock) if attempt < 32 => std::hint::spin_loop(),
-                Err(TryLockError::WouldBlock) => std::thread::yield_now(),
-            }
+        let q = lock_briefly(&self.queue);
+        if q.is_none() {
+            self.dropped_busy.fetch_add(1, Ordering::Relaxed);
         }
-        self.dropped_busy.fetch_add(1, Ordering::Relaxed);
-        None
+        q
     }
 
     /// Decides what a new error from `callsite` with `fingerprint` needs.
@@ -398,6 +398,22 @@ impl Shared {
     pub(crate) fn last_event_id(&self) -> Option<String> {
         self.last_event_id.lock().ok().and_then(|id| id.clone())
     }
+}
+
+/// A lock taken with `try_lock` a bounded number of times (the first few
+/// spin, the rest yield), never waited on: a lock that stays held (by the code
+/// a signal handler interrupted, or, in a forked child, by a parent thread that
+/// is not there) is given up on. A poisoned lock is taken as it is.
+pub(crate) fn lock_briefly<T>(lock: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    for attempt in 0..LOCK_ATTEMPTS {
+        match lock.try_lock() {
+            Ok(guard) => return Some(guard),
+            Err(TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) if attempt < 32 => std::hint::spin_loop(),
+            Err(TryLockError::WouldBlock) => std::thread::yield_now(),
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -201,7 +201,7 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
         fields: Vec::new(),
         tags: Vec::new(),
         crumbs: crate::crumbs::snapshot(crate::crumbs::Home::Thread),
-        backtrace: Some(std::backtrace::Backtrace::force_capture()),
+        backtrace: crate::layer::capture_stack(shared),
         location,
         trace: None,
         spans: Vec::new(),

@@ -33,6 +33,7 @@ use crate::gate::{
     TRANSACTION,
 };
 use crate::privacy::Redactions;
+use crate::queue::lock_briefly;
 
 /// Most envelopes kept.
 pub(crate) const MAX_ENVELOPES: usize = 1000;
@@ -345,7 +346,7 @@ impl Spool {
             let _ = fs::remove_file(&temp);
             return Err(e);
         }
-        if let Ok(mut estimate) = self.estimate.lock() {
+        if let Some(mut estimate) = lock_briefly(&self.estimate) {
             estimate.count += 1;
             estimate.bytes += bytes.len() as u64;
         }
@@ -360,7 +361,7 @@ impl Spool {
     /// The folder is listed at most once per [`RESCAN`]: once the spool is
     /// full, each write drops from the list of that scan.
     fn make_room(&self, len: u64, losses: &Losses) {
-        let Ok(mut estimate) = self.estimate.lock() else {
+        let Some(mut estimate) = lock_briefly(&self.estimate) else {
             return;
         };
         let fits = |e: &Estimate| e.count < MAX_ENVELOPES && e.bytes + len <= MAX_BYTES;
@@ -523,7 +524,7 @@ impl Spool {
     }
 
     fn forget(&self) {
-        if let Ok(mut estimate) = self.estimate.lock() {
+        if let Some(mut estimate) = lock_briefly(&self.estimate) {
             estimate.count = estimate.count.saturating_sub(1);
             // The file may be in the last scan's list: list again before dropping from it.
             estimate.oldest.clear();

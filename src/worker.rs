@@ -30,6 +30,8 @@ const REPLAY_EVERY: Duration = Duration::from_secs(60);
 const REPLAY_PASS: Duration = Duration::from_secs(5);
 /// How long an exit path waits for records the worker holds to become durable.
 const IN_HAND_WAIT: Duration = Duration::from_millis(500);
+/// How long an exit path spends reading stack traces of what it spools.
+const EXIT_STACKS: Duration = Duration::from_millis(20);
 
 /// Everything the worker needs.
 pub(crate) struct Worker {
@@ -179,14 +181,47 @@ impl Worker {
         losses.add(QUEUE_OVERFLOW, "transaction", dropped_txns);
         let busy = self.shared.dropped_busy.swap(0, Ordering::Relaxed);
         losses.add(QUEUE_OVERFLOW, "error", busy);
-        // Durable first: every error and usage envelope is on disk before any request.
+        let ids: Vec<String> = errors.iter().map(|_| crate::build::event_id()).collect();
+        let durable = |r: &ErrorRecord| !matches!(r.origin, Origin::Test);
+        // Durable first: every error and usage envelope is on disk before any
+        // request. The first stack trace of a process takes 0.1 to 0.3 s to
+        // read: a copy without it is made durable first, so that a program that
+        // ends in the meantime loses nothing (same event id: the server keeps one).
+        let cold = !crate::backtrace::warm()
+            && asm.outbox.spool().is_some()
+            && errors.iter().any(|r| r.backtrace.is_some());
+        let quick: Vec<Staged> = if cold {
+            errors
+                .iter()
+                .zip(&ids)
+                .filter(|(r, _)| durable(r))
+                .filter_map(|(r, id)| asm.error_envelope(r, id, false, false))
+                .map(|envelope| asm.outbox.stage(envelope, true, losses))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let session = self.started.elapsed().as_secs_f64();
+        let usage: Vec<Staged> = features
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|(name, count)| asm.usage_envelope(name, *count, session))
+            .map(|envelope| asm.outbox.stage(envelope, true, losses))
+            .collect();
+        if cold {
+            self.durable();
+        }
         let mut staged: Vec<(Staged, Option<String>)> = Vec::new();
-        for record in errors {
-            let durable = !matches!(record.origin, Origin::Test);
-            if let Some(envelope) = asm.error_envelope(record) {
-                let id = envelope.event_id.clone();
-                staged.push((asm.outbox.stage(envelope, durable, losses), id));
+        for (record, id) in errors.iter().zip(ids) {
+            if let Some(envelope) = asm.error_envelope(record, &id, true, true) {
+                staged.push((
+                    asm.outbox.stage(envelope, durable(record), losses),
+                    Some(id),
+                ));
             }
+        }
+        for copy in quick {
+            asm.outbox.discard(copy);
         }
         // Sampled transactions are not kept on disk: they are a sample.
         for txn in txns {
@@ -194,26 +229,17 @@ impl Worker {
                 staged.push((asm.outbox.stage(envelope, false, losses), None));
             }
         }
-        let session = self.started.elapsed().as_secs_f64();
-        for (name, count) in features.unwrap_or_default() {
-            if let Some(envelope) = asm.usage_envelope(&name, count, session) {
-                staged.push((asm.outbox.stage(envelope, true, losses), None));
-            }
-        }
+        staged.extend(usage.into_iter().map(|u| (u, None)));
         // A local sink (preview, capture) is durable once it has the envelope.
-        let local = matches!(asm.outbox, Outbox::Local(_));
         let mut accepted = false;
-        if local {
+        if matches!(asm.outbox, Outbox::Local(_)) {
             for (item, id) in std::mem::take(&mut staged) {
                 let delivery = asm.outbox.send(item, losses);
                 accepted |= delivery == Delivery::Accepted;
                 self.note(delivery, id);
             }
         }
-        if let Some(mut q) = self.shared.queue() {
-            q.in_hand = 0;
-        }
-        self.shared.done.notify_all();
+        self.durable();
         for (item, id) in staged {
             if self.abandoned() {
                 // An exit path has given the claims back: the next run sends them.
@@ -224,6 +250,14 @@ impl Worker {
             self.note(delivery, id);
         }
         accepted
+    }
+
+    /// What the worker took is durable now: exit paths stop waiting for it.
+    fn durable(&self) {
+        if let Some(mut q) = self.shared.queue() {
+            q.in_hand = 0;
+        }
+        self.shared.done.notify_all();
     }
 
     fn abandoned(&self) -> bool {
@@ -384,6 +418,10 @@ pub(crate) fn spill(shared: &Shared, assembly: &Assembly, started: Instant, aban
 }
 
 fn spill_here(shared: &Shared, assembly: &Assembly, started: Instant, abandon: bool) {
+    if shared.forget_losses.swap(false, Ordering::Relaxed) {
+        // A forked child's copy of its parent's counts: the parent reports them.
+        assembly.gate.losses().clear();
+    }
     let Some(mut q) = lock_for_exit(shared) else {
         return;
     };
@@ -421,8 +459,13 @@ fn spill_here(shared: &Shared, assembly: &Assembly, started: Instant, abandon: b
         );
         losses.add(NETWORK_ERROR, "transaction", txns.len() as u64);
     } else {
+        // Stack traces only while they are cheap: not the process's first (its
+        // debug information is not loaded), and not past a short budget.
+        let budget = Instant::now() + EXIT_STACKS;
         for record in errors {
-            if let Some(envelope) = assembly.error_envelope(record) {
+            let stack = crate::backtrace::warm() && Instant::now() < budget;
+            let id = crate::build::event_id();
+            if let Some(envelope) = assembly.error_envelope(&record, &id, stack, true) {
                 assembly.outbox.persist(envelope, losses);
             }
         }

@@ -546,7 +546,7 @@ where
         fields: visitor.fields,
         tags: visitor.tags,
         crumbs,
-        backtrace: Some(std::backtrace::Backtrace::force_capture()),
+        backtrace: capture_stack(shared),
         location: None,
         trace,
         spans,
@@ -554,6 +554,12 @@ where
         timestamp: SystemTime::now(),
         count: 1,
     });
+}
+
+/// The stack of the calling thread; none in a forked child, where std's
+/// backtrace lock may be held forever by a parent thread that is not there.
+pub(crate) fn capture_stack(shared: &Shared) -> Option<std::backtrace::Backtrace> {
+    (!shared.orphan.load(Ordering::Relaxed)).then(std::backtrace::Backtrace::force_capture)
 }
 
 #[inline]
