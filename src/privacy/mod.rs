@@ -16,21 +16,32 @@
 //! `credit_card`, plus `passwd`, `pwd`, `passphrase`, `auth`, `credential(s)`,
 //! `private_key`, `access_key`, `bearer`, `otp`, `jwt`, `csrf`, `xsrf`, `sid`,
 //! `set_cookie`, `ip`, `ip_address`, `x_forwarded_for`, `remote_addr`, `iban`,
-//! `cvv`, `username`, `hostname`, and spellings without separators (`apikey`,
-//! `sessionid`, …). A sensitive key keeps its name and its value, whatever its
-//! type, becomes `"[Filtered]"`.
+//! `cvv`, `username`, `hostname`; the Python packages' words (`e-mail`, `mail`,
+//! `telephone`, `mobile`, `street`, `city`, `zip`, `zipcode`, `postal`,
+//! `social_security`, `tax_id`, `expiry`, `bank_account`, `routing_number`,
+//! `database_url`, `connection_string`, `encryption_key`, `signing_key`, `pass`,
+//! `passcode`, `db_pass`, `pin`); `account_key`, `SharedAccessSignature`,
+//! `webhook_url`; and spellings without separators (`apikey`, `sessionid`,
+//! `zipcode`, `connectionstring`, …). A sensitive key keeps its name and its
+//! value, whatever its type, becomes `"[Filtered]"`.
 //!
-//! - Whole tokens: `author`, `authenticated`, `tokenizer` and `oauth_provider` are
-//!   not sensitive (`oauth` is its own token, not `auth`); `authToken`,
-//!   `oauth_token` and `clientSecret` are.
-//! - **Counts are not secrets**: `session`, `sessions`, `token` or `tokens` next to
-//!   a measure word (count, total, num, number, duration, ms, secs, seconds, len,
-//!   length, size, limit, max, min, avg, used, remaining, ttl, timeout) is not a
-//!   hit, so `session_count`, `session_duration_s`, `num_sessions`, `max_tokens`
-//!   and `token_count` are sent; so are LLM usage counts (`prompt_tokens`,
-//!   `completion_tokens`). `session_id`, `sessionToken` and `session_key` are
-//!   filtered. The crate's own `session_id` tag is exempt by name, not by this rule.
-//!
+//! - Whole tokens: `author`, `authenticated`, `tokenizer`, `zipper`, `passage`,
+//!   `pinned`, `mailbox` and `oauth_provider` are not sensitive (`oauth` is its own
+//!   token, not `auth`); `authToken`, `oauth_token`, `clientSecret`, `e-mail` and
+//!   `db_pass` are.
+//! - **Counts are not secrets**: `session`, `sessions`, `token`, `tokens` or `pass`
+//!   next to a measure word (count, total, num, number, duration, ms, secs,
+//!   seconds, len, length, size, limit, max, min, avg, used, remaining, ttl,
+//!   timeout) is not a hit, so `session_count`, `session_duration_s`,
+//!   `num_sessions`, `max_tokens`, `token_count` and `pass_count` are sent; so are
+//!   LLM usage counts (`prompt_tokens`, `completion_tokens`). `session_id`,
+//!   `sessionToken` and `session_key` are filtered. The crate's own `session_id`
+//!   tag is exempt by name, not by this rule.
+//! - **Other meanings**: `first_pass`, `render_pass` (a pass of an algorithm),
+//!   `zip_file`, `zip_level` (an archive), `pin_memory` (pinned memory) are sent.
+//!   Contact words get no count exemption: `mail_count` is filtered like
+//!   `email_count` (a number is lost, nothing leaks), `mailbox_count` is not.
+
 //! # Values
 //!
 //! Every string that is sent goes through these rules, in this order; each

@@ -361,6 +361,17 @@ pub(crate) fn key_value() -> impl Strategy<Value = Planted> {
         "x-api-key",
         "user.password",
         "sessionToken",
+        "e-mail",
+        "db_pass",
+        "passcode",
+        "pin",
+        "zip",
+        "city",
+        "DATABASE_URL",
+        "connectionString",
+        "signing_key",
+        "social_security_number",
+        "AccountKey",
     ];
     let forms = vec![
         "{k}={v}",

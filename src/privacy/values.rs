@@ -1681,6 +1681,16 @@ mod tests {
                     Some("AWS_SECRET_ACCESS_KEY=[Filtered]"),
                 ),
                 ("--api-key=abc", Some("--api-key=[Filtered]")),
+                // The Python family's key words.
+                ("e-mail: bob", Some("e-mail: [Filtered]")),
+                ("pin=1234 retries=3", Some("pin=[Filtered] retries=3")),
+                (
+                    r#"{"city": "Paris", "zip": "75001"}"#,
+                    Some(r#"{"city": "[Filtered]", "zip": "[Filtered]"}"#),
+                ),
+                ("DB_PASS=hunter2", Some("DB_PASS=[Filtered]")),
+                ("tax_id: 12-3456789", Some("tax_id: [Filtered]")),
+                ("pass_count=3 zip_file=a.zip pin_memory=true", None),
                 ("token=[jwt]", None),
                 ("password=[Filtered]", None),
                 ("session_count=5", None),
