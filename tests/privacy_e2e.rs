@@ -118,6 +118,8 @@ fn secrets() -> Vec<Secret> {
         secret("card, no spaces", "5500005555555559", &[]),
         secret("ssn", "078-05-1120", &[]),
         secret("phone", "+44 20 7946 0958", &["7946 0958"]),
+        secret("national phone", "(555) 123-4567", &["123-4567"]),
+        secret("national phone, dots", "555.867.5309", &["867.5309"]),
         secret("iban", "GB82 WEST 1234 5698 7654 32", &["GB82WEST"]),
         secret("iban, compact", "DE89370400440532013000", &[]),
         secret(

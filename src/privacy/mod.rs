@@ -62,6 +62,7 @@
 //! | card number: 13–19 digits, Luhn-checked, card network prefix | `[card]` |
 //! | US SSN `ddd-dd-dddd` | `[ssn]` |
 //! | phone number in international form (`+44 20 7946 0958`) | `[phone]` |
+//! | phone number in national form with separators or parentheses (`555-123-4567`, `(555) 123-4567`, `555.123.4567`, `020 7946 0958`, `01 23 45 67 89`, `0170-1234567`) | `[phone]` |
 //! | IPv6 and IPv4 address | `[ip]` |
 //! | last: `key=value`, `key: value`, `"key": "value"`, `key: Some("value")` with a sensitive key, whatever the rules above left of the value | `key=[Filtered]` |
 //!
@@ -106,6 +107,14 @@
 //!   separator or a card's grouping (4-4-4-4, 4-6-5, …): two numbers side by
 //!   side (`5221846 732136`) are not a card. A phone number ends at the last
 //!   group that keeps it within 15 digits; `. ` or two blanks end it.
+//! - **National phone numbers** need their separators: North American numbers
+//!   as `ddd-ddd-dddd` or `ddd.ddd.dddd` (area code 2–9 first, also after `1-`)
+//!   or with the area code in parentheses; numbers with a trunk `0` (not `00`),
+//!   10 to 12 digits, in groups joined by `-`, by `.` or blanks (3 groups or more),
+//!   or after `(0…)`. Bare digit runs (`5551234567`), three numbers side by side
+//!   (`555 123 4567`), two blank-separated numbers (`07700 900123`), dates
+//!   (`2026-11-28`, `28.11.2026`), times, versions (`10.0.19045`), IPv4 addresses,
+//!   UUIDs and numbers glued to a word, a `-`, a `.` or a `/` are kept.
 //!
 //! What survives is as much a contract as what is removed: exception type names,
 //! function and module paths (`std::io::Error`, `openadapt_capture::record::start`),
@@ -396,6 +405,10 @@ impl Scrubber {
         pass!(prof.digits >= 9 && scan.plus_digit, |t, c| values::phones(
             p, t, c
         ));
+        pass!(
+            prof.digits >= 10 && (scan.run >= 5 || scan.dotted >= 3),
+            |t, c| values::national_phones(p, t, c)
+        );
         pass!(
             prof.colons >= 2 && prof.digits > 0 && values::maybe_ipv6(s),
             |t, c| values::ipv6(p, t, c)

@@ -234,6 +234,68 @@ pub(crate) fn phone() -> impl Strategy<Value = Planted> {
         )
 }
 
+/// A phone number in national form: North American with dashes, dots or an
+/// area code in parentheses; UK, French and German trunk-prefixed numbers.
+pub(crate) fn national_phone() -> impl Strategy<Value = Planted> {
+    let forms = vec![
+        "{a}-{x}-{y}",
+        "{a}.{x}.{y}",
+        "({a}) {x}-{y}",
+        "({a}){x}-{y}",
+        "({a}) {x} {y}",
+        "1-{a}-{x}-{y}",
+        "0{u} {v} {y}",
+        "(0{u}) {v} {y}",
+        "0{f} {p} {q} {r} {t}",
+        "0{f}.{p}.{q}.{r}.{t}",
+        "0{d}-{g}",
+    ];
+    (
+        select(forms),
+        "[2-9][0-9]{2}",
+        "[0-9]{3}",
+        "[0-9]{4}",
+        (
+            "[1-9][0-9]",
+            "[0-9]{4}",
+            "[1-9]",
+            "[0-9]{2}",
+            "[0-9]{2}",
+            "[0-9]{2}",
+            "[0-9]{2}",
+        ),
+        ("[1-9][0-9]{2}", "[1-9][0-9]{6}"),
+    )
+        .prop_map(|(form, a, x, y, (u, v, f, p, q, r, t), (d, g))| {
+            let text = form
+                .replace("{a}", &a)
+                .replace("{x}", &x)
+                .replace("{y}", &y)
+                .replace("{u}", &u)
+                .replace("{v}", &v)
+                .replace("{f}", &f)
+                .replace("{p}", &p)
+                .replace("{q}", &q)
+                .replace("{r}", &r)
+                .replace("{t}", &t)
+                .replace("{d}", &d)
+                .replace("{g}", &g);
+            // The subscriber's part, however the rest was rewritten.
+            let tail = if form.contains("{x}") {
+                let sep = &form[form.find("{x}").map_or(0, |i| i + 3)..][..1];
+                format!("{x}{sep}{y}")
+            } else if form.contains("{v}") {
+                format!("{v} {y}")
+            } else if form.contains("{g}") {
+                g
+            } else {
+                let sep = if form.contains('.') { "." } else { " " };
+                format!("{q}{sep}{r}{sep}{t}")
+            };
+            Planted::new("national phone", text.clone(), vec![text, tail])
+        })
+}
+
 /// IBAN check digits for `country` and `bban`.
 fn iban_check(country: &str, bban: &str) -> u32 {
     let mut rem: u32 = 0;
@@ -497,6 +559,7 @@ pub(crate) fn generic_secret() -> impl Strategy<Value = Planted> {
         card(),
         ssn(),
         phone(),
+        national_phone(),
         iban(),
         private_key(),
         bearer(),

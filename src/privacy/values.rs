@@ -48,6 +48,7 @@ pub(crate) struct Patterns {
     digit_run: Regex,
     ssn: Regex,
     phone: Regex,
+    phone_national: Regex,
     ipv6: Regex,
     ipv4: Regex,
     pub(crate) path_user: Regex,
@@ -119,6 +120,18 @@ impl Patterns {
             digit_run: Regex::new(r"[0-9]+(?:[ \-][0-9]+)*")?,
             ssn: Regex::new(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")?,
             phone: Regex::new(r"\+[1-9][0-9 .\-()]{6,24}")?,
+            // Candidates only: `national_phone` decides. One separator kind per
+            // number (after an area code in parentheses, blanks and dashes); the
+            // first group is an area code (2-9) or starts with a trunk `0`.
+            phone_national: Regex::new(
+                r"(?x)
+                \((?:[2-9][0-9]{2}|0[1-9][0-9]{0,3})\)[\ \-]?[0-9]{2,8}(?:[\ \-][0-9]{2,8}){0,3}
+                | (?:1-)?[2-9][0-9]{2}-[0-9]{3}-[0-9]{4}
+                | (?:1\.)?[2-9][0-9]{2}\.[0-9]{3}\.[0-9]{4}
+                | 0[1-9][0-9]{0,3}(?:-[0-9]{2,8}){1,4}
+                | 0[1-9][0-9]{0,3}(?:\.[0-9]{2,8}){2,4}
+                | 0[1-9][0-9]{0,3}(?:\ [0-9]{2,8}){2,4}",
+            )?,
             ipv6: Regex::new(r"[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[0-9A-Za-z]+)?")?,
             ipv4: Regex::new(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")?,
             path_user: Regex::new(&path_user)?,
@@ -978,6 +991,129 @@ const PHONE_GAPS: &[&str] = &[
     "", " ", ".", "-", "(", ")", " (", ") ", ")-", "-(", ").", ".(", " - ",
 ];
 
+/// Phone numbers in national form, with separators or an area code in
+/// parentheses (see [`national_phone`]): `555-123-4567`, `(555) 123-4567`,
+/// `555.123.4567`, `1-555-123-4567`, `020 7946 0958`, `01 23 45 67 89`,
+/// `0170-1234567`, `(030) 1234 5678`. A rejected candidate is searched again from
+/// its second group, so text glued to its start does not hide a number after it;
+/// a candidate is at most about 50 bytes long, so the cost stays linear.
+pub(crate) fn national_phones(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let mut w = Rewriter::new(s);
+    let mut from = 0;
+    while let Some(m) = p.phone_national.find_at(s, from) {
+        match national_phone(s, m.range()) {
+            Some(end) => {
+                if w.replace(m.start()..end, "[phone]") {
+                    counts.bump(Rule::Phone);
+                }
+                from = end;
+            }
+            None => {
+                // After the first group (the match is ASCII: any index is a
+                // char boundary).
+                let text = m.as_str().as_bytes();
+                let first = text
+                    .iter()
+                    .skip(1)
+                    .position(|b| !b.is_ascii_digit() && *b != b')')
+                    .map_or(text.len(), |i| i + 1);
+                from = m.start() + first;
+            }
+        }
+    }
+    w.finish()
+}
+
+/// Whether the candidate at `m` is a phone number in national form, and where
+/// it ends (a number written with blanks may be followed by more numbers).
+///
+/// - North American: `ddd-ddd-dddd` or `ddd.ddd.dddd` (area code 2–9 first), also
+///   after `1-` / `1.`; `(ddd) ddd-dddd`, `(ddd) ddd dddd`, `(ddd)ddd-dddd`.
+/// - With a trunk prefix (`0`, not `00`): a first group of 2–5 digits, then groups
+///   of 2–8, 10 to 12 digits in all, joined by `-` (2 groups or more), `.` or a
+///   blank (3 groups or more), or after the first group in parentheses.
+/// - Not glued to a word, a decimal or a dotted number, a path, an `@` or a `+`
+///   before (`+` is the international rule's), nor followed by a word or by a
+///   separator and a digit (`10.0.19045.3803`, `2026-11-28-1`).
+///
+/// So dates (`2026-11-28`, `28.11.2026`, `01.02.2026`), times, versions, IPv4
+/// addresses, UUIDs, bare digit runs and three numbers side by side
+/// (`555 123 4567`) are not phone numbers.
+fn national_phone(s: &str, m: Range<usize>) -> Option<usize> {
+    let text = &s[m.clone()];
+    let glued_before = !escape_before(s, m.start)
+        && before(s, m.start).is_some_and(|b| is_word(b) || b".-/\\+@~%#$".contains(&b));
+    if glued_before {
+        return None;
+    }
+    let paren = text.starts_with('(');
+    // The digit groups, and the separator between them (blank or dash after
+    // a parenthesised area code may mix).
+    let groups: Vec<(usize, usize)> = {
+        let b = text.as_bytes();
+        let mut out = Vec::with_capacity(5);
+        let mut i = 0;
+        while i < b.len() {
+            if b[i].is_ascii_digit() {
+                let start = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                out.push((start, i));
+            } else {
+                i += 1;
+            }
+        }
+        out
+    };
+    let sep = if paren {
+        None
+    } else {
+        text.bytes().find(|b| !b.is_ascii_digit())
+    };
+    let ends_well = |end: usize| {
+        let after = at(s, end);
+        let next_digit = at(s, end + 1).is_some_and(|b| b.is_ascii_digit());
+        let continues = matches!(after, Some(b'.' | b'-' | b':' | b'/' | b'\\')) && next_digit;
+        !(after.is_some_and(is_word) || continues)
+    };
+    let len = |g: &(usize, usize)| g.1 - g.0;
+    let digits = |gs: &[(usize, usize)]| gs.iter().map(len).sum::<usize>();
+    let area = |g: &(usize, usize)| len(g) == 3 && text.as_bytes()[g.0] >= b'2';
+    let trunk = |g: &(usize, usize)| {
+        (2..=5).contains(&len(g))
+            && text.as_bytes()[g.0] == b'0'
+            && text.as_bytes()[g.0 + 1] != b'0'
+    };
+    let byte = |g: &(usize, usize)| text.as_bytes()[g.0];
+    let nanp = |gs: &[(usize, usize)]| match (paren, sep, gs) {
+        (true, _, [a, x, y]) | (false, Some(b'-' | b'.'), [a, x, y]) => {
+            area(a) && len(x) == 3 && len(y) == 4
+        }
+        (false, Some(b'-' | b'.'), [one, a, x, y]) => {
+            len(one) == 1 && byte(one) == b'1' && area(a) && len(x) == 3 && len(y) == 4
+        }
+        _ => false,
+    };
+    let trunk_number = |gs: &[(usize, usize)]| {
+        let min_groups = match sep {
+            None | Some(b'-') => 2,
+            _ => 3,
+        };
+        gs.len() >= min_groups
+            && trunk(&gs[0])
+            && gs[1..].iter().all(|g| (2..=8).contains(&len(g)))
+            && (10..=12).contains(&digits(gs))
+    };
+    // The longest run of groups that is a number and ends the number: a number
+    // written with blanks may be followed by more numbers, while one written
+    // with dashes or dots may not (`555-123-4567-89` is not one).
+    (1..=groups.len()).rev().find_map(|n| {
+        let end = m.start + groups[n - 1].1;
+        ((nanp(&groups[..n]) || trunk_number(&groups[..n])) && ends_well(end)).then_some(end)
+    })
+}
+
 /// IPv6 addresses (with a digit, so that Rust paths such as `Add::add` survive),
 /// except `::` and the loopback `::1`. A trailing `:` or `.` (`addr fe80::1: down`)
 /// is not part of the address.
@@ -1588,6 +1724,79 @@ mod tests {
     }
 
     #[test]
+    fn national_phone_rule() {
+        table(
+            national_phones,
+            Rule::Phone,
+            &[
+                ("Call 555-123-4567", Some("Call [phone]")),
+                ("(555) 123-4567", Some("[phone]")),
+                ("call (555)123-4567.", Some("call [phone].")),
+                ("(555) 123 4567 or", Some("[phone] or")),
+                ("555.123.4567", Some("[phone]")),
+                ("1-555-123-4567", Some("[phone]")),
+                ("1 (555) 123-4567", Some("1 [phone]")),
+                ("tel:555-123-4567", Some("tel:[phone]")),
+                ("phone=555-123-4567;", Some("phone=[phone];")),
+                ("(555-123-4567)", Some("([phone])")),
+                (
+                    "a 555-123-4567, b 555.765.4321",
+                    Some("a [phone], b [phone]"),
+                ),
+                // Trunk-prefixed national forms (UK, France, Germany).
+                ("020 7946 0958", Some("[phone]")),
+                ("(020) 7946 0958", Some("[phone]")),
+                ("01 23 45 67 89", Some("[phone]")),
+                ("01.23.45.67.89", Some("[phone]")),
+                ("0170-1234567", Some("[phone]")),
+                ("(030) 1234 5678", Some("[phone]")),
+                ("(01632) 960123", Some("[phone]")),
+                ("020 7946 0958 12 times", Some("[phone] 12 times")),
+                // Text glued before the first candidate does not hide the number.
+                ("v 1 2 555-123-4567", Some("v 1 2 [phone]")),
+                // Look-alikes that survive: bare digit runs, three numbers side by
+                // side, dates, times, versions, IPs, UUIDs, ids, durations.
+                ("5551234567", None),
+                ("555 123 4567", None),
+                ("07700 900123", None),
+                ("2026-11-28", None),
+                ("28.11.2026", None),
+                ("01.02.2026", None),
+                ("2026-11-28 12:34:56", None),
+                ("12:34:56", None),
+                ("1.2.3", None),
+                ("10.0.19045", None),
+                ("10.0.19045.3803", None),
+                ("192.168.100.200", None),
+                ("550e8400-e29b-41d4-a716-446655440000", None),
+                ("12345678-1234-4123-8123-123456789012", None),
+                ("order 1234-5678-9012", None),
+                ("ORD-555-123-4567", None),
+                ("x555-123-4567", None),
+                ("555-123-4567-89", None),
+                ("555-123-4567.5", None),
+                ("+555-123-4567", None),
+                ("155-123-4567", None),
+                ("100-200-3000", None),
+                ("555-12-3456", None),
+                ("978-3-16-148410-0", None),
+                ("0-306-40615-2", None),
+                ("0000-00-00 00:00:00", None),
+                ("001-234-5678", None),
+                ("took 1.234567s", None),
+                ("src/layer.rs:123:45", None),
+                ("localhost:8080", None),
+                ("6.8.0-45-generic", None),
+                ("5.15.0-1034-azure", None),
+                ("ts 1705312200123", None),
+                ("retry 3/5 after 250 ms", None),
+                ("/v1/555-123-4567", None),
+                ("a.555-123-4567", None),
+            ],
+        );
+    }
+
+    #[test]
     fn ip_rules() {
         table(
             ipv4,
@@ -1859,6 +2068,17 @@ mod tests {
             failure_persistence: None,
             ..Default::default()
         })]
+
+        /// The national phone pass runs only where it may match: whatever it
+        /// changes, the scrubber's gate for it lets through.
+        #[test]
+        fn national_phone_gate_is_sound(text in "[0-9 .()\\-]{0,40}") {
+            if national_phones(patterns(), &text, &mut Redactions::default()).is_some() {
+                let (prof, scan) = (Profile::of(&text), Scan::of(&text));
+                proptest::prop_assert!(prof.digits >= 10 && (scan.run >= 5 || scan.dotted >= 3), "{:?}", text);
+                proptest::prop_assert!(prof.may_need_rules(text.len()));
+            }
+        }
 
         /// The one-pass scan agrees with the plain definitions.
         #[test]
