@@ -402,13 +402,15 @@ impl Scrubber {
         pass!(s.len() >= 15 && scan.iban, |t, c| values::ibans(p, t, c));
         pass!(scan.run >= 13, |t, c| values::cards(p, t, c));
         pass!(scan.run >= 9 && prof.dash, |t, c| values::ssns(p, t, c));
-        pass!(prof.digits >= 9 && scan.plus_digit, |t, c| values::phones(
-            p, t, c
-        ));
+        // National numbers first: an international number's last groups may
+        // reach into a national number right after it.
         pass!(
             prof.digits >= 10 && (scan.run >= 5 || scan.dotted >= 3),
             |t, c| values::national_phones(p, t, c)
         );
+        pass!(prof.digits >= 9 && scan.plus_digit, |t, c| values::phones(
+            p, t, c
+        ));
         pass!(
             prof.colons >= 2 && prof.digits > 0 && values::maybe_ipv6(s),
             |t, c| values::ipv6(p, t, c)

@@ -106,6 +106,11 @@ fn planted_secrets_are_replaced() {
             "ring 020 7946 0958 or 01 23 45 67 89",
             "ring [phone] or [phone]",
         ),
+        // An international number right before a national one does not take
+        // the national one's area code.
+        ("+44 20 7946 0958 555-123-4567", "[phone] [phone]"),
+        ("+1 (555) 123-4567", "+1 [phone]"),
+        ("+1-555-123-4567", "[phone]"),
         ("iban GB82 WEST 1234 5698 7654 32", "iban [iban]"),
         (
             "Authorization: Bearer abc123def456",

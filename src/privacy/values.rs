@@ -1033,20 +1033,28 @@ pub(crate) fn national_phones(p: &Patterns, s: &str, counts: &mut Redactions) ->
 ///   of 2–8, 10 to 12 digits in all, joined by `-` (2 groups or more), `.` or a
 ///   blank (3 groups or more), or after the first group in parentheses.
 /// - Not glued to a word, a decimal or a dotted number, a path, an `@` or a `+`
-///   before (`+` is the international rule's), nor followed by a word or by a
-///   separator and a digit (`10.0.19045.3803`, `2026-11-28-1`).
+///   before (`+` is the international rule's; an area code in parentheses only
+///   to a digit), nor followed by a word or by a separator and a digit
+///   (`10.0.19045.3803`, `2026-11-28-1`).
 ///
 /// So dates (`2026-11-28`, `28.11.2026`, `01.02.2026`), times, versions, IPv4
 /// addresses, UUIDs, bare digit runs and three numbers side by side
 /// (`555 123 4567`) are not phone numbers.
 fn national_phone(s: &str, m: Range<usize>) -> Option<usize> {
     let text = &s[m.clone()];
+    let paren = text.starts_with('(');
+    // An opening parenthesis is a boundary of its own: only a digit glues it.
     let glued_before = !escape_before(s, m.start)
-        && before(s, m.start).is_some_and(|b| is_word(b) || b".-/\\+@~%#$".contains(&b));
+        && before(s, m.start).is_some_and(|b| {
+            if paren {
+                b.is_ascii_digit()
+            } else {
+                is_word(b) || b".-/\\+@~%#$".contains(&b)
+            }
+        });
     if glued_before {
         return None;
     }
-    let paren = text.starts_with('(');
     // The digit groups, and the separator between them (blank or dash after
     // a parenthesised area code may mix).
     let groups: Vec<(usize, usize)> = {
@@ -1739,6 +1747,8 @@ mod tests {
                 ("tel:555-123-4567", Some("tel:[phone]")),
                 ("phone=555-123-4567;", Some("phone=[phone];")),
                 ("(555-123-4567)", Some("([phone])")),
+                ("x-(555) 123-4567", Some("x-[phone]")),
+                ("f(555) 123-4567", Some("f[phone]")),
                 (
                     "a 555-123-4567, b 555.765.4321",
                     Some("a [phone], b [phone]"),
