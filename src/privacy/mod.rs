@@ -388,6 +388,13 @@ impl Scrubber {
             p, t, c
         ));
         pass!(prof.colons > 0, |t, c| values::urls(p, t, c));
+        pass!(prof.colons >= 3 && prof.at && prof.slash, |t, c| {
+            values::oracle_urls(p, t, c)
+        });
+        pass!(
+            (prof.eq || s.len() >= 56) && s.len() >= 24 && values::maybe_cloud_key(s, scan.api_key),
+            |t, c| values::cloud_keys(p, t, c)
+        );
         pass!(prof.dots >= 2 && prof.upper > 0, |t, c| values::jwts(
             p, t, c
         ));
@@ -524,17 +531,19 @@ pub(crate) enum Rule {
     ApiKey,
     /// A `key=value` pair with a sensitive key.
     KeyValue,
-    /// URL user-info.
+    /// URL user-info (and Oracle JDBC's `user/password@`).
     UrlUserinfo,
     /// A URL query string or fragment.
     UrlQuery,
+    /// A cloud storage account key, shared access signature or AWS secret key.
+    CloudKey,
     /// A string replaced whole because the rules were unavailable (fail closed).
     Unscrubbable,
 }
 
 impl Rule {
     /// Every rule, in the order of [`Redactions`]' storage.
-    pub(crate) const ALL: [Rule; 20] = [
+    pub(crate) const ALL: [Rule; 21] = [
         Rule::Key,
         Rule::Removed,
         Rule::PathUser,
@@ -554,6 +563,7 @@ impl Rule {
         Rule::KeyValue,
         Rule::UrlUserinfo,
         Rule::UrlQuery,
+        Rule::CloudKey,
         Rule::Unscrubbable,
     ];
 
@@ -579,6 +589,7 @@ impl Rule {
             Rule::KeyValue => "key_value",
             Rule::UrlUserinfo => "url_userinfo",
             Rule::UrlQuery => "url_query",
+            Rule::CloudKey => "cloud_key",
             Rule::Unscrubbable => "unscrubbable",
         }
     }

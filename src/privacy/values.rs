@@ -40,6 +40,8 @@ pub(crate) struct Patterns {
     pem_begin: Regex,
     pem_end: Regex,
     url: Regex,
+    oracle: Regex,
+    cloud: Regex,
     jwt: Regex,
     api_key: Regex,
     bearer: Regex,
@@ -93,7 +95,17 @@ impl Patterns {
             pem_begin: Regex::new(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")?,
             pem_end: Regex::new(r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")?,
             url: Regex::new(
-                r#"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<userinfo>[^\s/?#@"'<>\[\]]*@)?(?P<rest>[^\s?#"'<>]*)(?P<query>\?[^\s#"'<>]*)?(?P<fragment>#[^\s"'<>]*)?"#,
+                r#"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):(?://|\\/\\/)(?P<userinfo>[^\s/?#"'<>\[\]]*@)?(?P<rest>[^\s?#"'<>]*)(?P<query>\?[^\s#"'<>]*)?(?P<fragment>#[^\s"'<>]*)?"#,
+            )?,
+            oracle: Regex::new(
+                r#"(?i:jdbc:oracle:[a-z0-9]+:)(?:@?//)?(?P<creds>[^\s/@:"'<>]+/[^\s"'<>]+)@"#,
+            )?,
+            cloud: Regex::new(
+                r#"(?x)
+                (?i:AccountKey|SharedAccessKey|SharedAccessSignature)[\ \t]*=[\ \t]*(?P<azure>[^;\s"'<>]+)
+                | (?:^|[?&;\s"'])(?i:sig)=(?P<sig>[A-Za-z0-9%+/=_\-]{20,})
+                | (?i:secret[_.\-\ ]?access[_.\-\ ]?key)["']?[\s:=>,"']{1,8}(?P<aws>[A-Za-z0-9/+]{40})
+                | (?:AKIA|ASIA)[A-Z0-9]{16}[\s:,;|"'=/]{1,4}(?P<aws_pair>[A-Za-z0-9/+]{40})"#,
             )?,
             jwt: Regex::new(
                 r"eyJ[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]{2,}(?:\.[A-Za-z0-9_\-]*){1,3}",
@@ -650,10 +662,14 @@ fn truncated_pem_len(text: &str) -> usize {
 }
 
 /// URLs keep scheme, host, port and path; user-info becomes `[Filtered]@`, the
-/// query `?[Filtered]` and the fragment `#[Filtered]`.
+/// query `?[Filtered]` and the fragment `#[Filtered]`. User-info runs to the
+/// last `@` before the host (a password may hold an `@`); `:\/\/` (JSON with
+/// escaped slashes) starts a URL too.
 pub(crate) fn urls(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
     let b = s.as_bytes();
-    if !memchr::memchr_iter(b':', b).any(|i| b.get(i + 1..i + 3) == Some(b"//")) {
+    if !memchr::memchr_iter(b':', b)
+        .any(|i| b.get(i + 1..i + 3) == Some(b"//") || b.get(i + 1..i + 5) == Some(b"\\/\\/"))
+    {
         return None;
     }
     let mut w = Rewriter::new(s);
@@ -679,6 +695,56 @@ pub(crate) fn urls(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<Str
             {
                 counts.bump(rule);
             }
+        }
+    }
+    w.finish()
+}
+
+/// Oracle's JDBC URLs carry `user/password@` with no `//` before them
+/// (`jdbc:oracle:thin:scott/tiger@host:1521:orcl`): they become `[Filtered]@`,
+/// like a URL's user-info.
+pub(crate) fn oracle_urls(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    if !contains_ci(s, "jdbc:oracle:") {
+        return None;
+    }
+    let mut w = Rewriter::new(s);
+    for caps in p.oracle.captures_iter(s) {
+        if let Some(creds) = caps.name("creds")
+            && w.replace(creds.range(), FILTERED)
+        {
+            counts.bump(Rule::UrlUserinfo);
+        }
+    }
+    w.finish()
+}
+
+/// Whether [`cloud_keys`] may match: `key` or `sig` (any case), or the prefix
+/// of an AWS access key id (`scan_api_key`, from [`Scan`]).
+pub(crate) fn maybe_cloud_key(s: &str, scan_api_key: bool) -> bool {
+    scan_api_key || contains_ci(s, "key") || contains_ci(s, "sig=")
+}
+
+/// Cloud storage account keys: Azure connection strings' `AccountKey=`,
+/// `SharedAccessKey=` and `SharedAccessSignature=` values (to the next `;`), a
+/// shared access signature's `sig=` outside a URL, and an AWS secret access key
+/// (40 characters of base64) after a `secret_access_key`-style name or right
+/// after an access key id (`AKIA…:secret`): the secret becomes `[Filtered]`.
+pub(crate) fn cloud_keys(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let mut w = Rewriter::new(s);
+    for caps in p.cloud.captures_iter(s) {
+        let value = ["azure", "sig", "aws", "aws_pair"]
+            .iter()
+            .find_map(|name| caps.name(name));
+        let Some(value) = value else {
+            continue;
+        };
+        // An AWS secret is exactly 40 characters.
+        let exact = caps.name("azure").is_some()
+            || caps.name("sig").is_some()
+            || !at(s, value.end())
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b"/+=".contains(&b));
+        if exact && value.as_str() != FILTERED && w.replace(value.range(), FILTERED) {
+            counts.bump(Rule::CloudKey);
         }
     }
     w.finish()
@@ -1171,6 +1237,54 @@ pub(crate) fn ipv4(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<Str
 /// Words that introduce a credential after `Authorization:` and its kin.
 const AUTH_SCHEMES: &[&str] = &["bearer", "basic", "token", "digest", "negotiate", "ntlm"];
 
+/// How far an unquoted value runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Extent {
+    /// To a blank or a delimiter.
+    Word,
+    /// To the end of the line (`Cookie`, `Authorization`).
+    Line,
+    /// To the next `;` or the end of the line (a connection string's field,
+    /// which may hold blanks: `Password=my pass word;`).
+    Field,
+}
+
+/// Whether the pair whose key starts at `key_start` (its value after `from`) is
+/// a field of a connection string (`Server=x;User Id=y;Password=z;`,
+/// `Driver={…};PWD=…`): a `;` right before the key, or the value followed, in
+/// the same line and before any `=` or quote, by `;` and another `Key=`. Looks
+/// at most 256 bytes ahead.
+fn in_connection_string(s: &str, key_start: usize, from: usize) -> bool {
+    let b = s.as_bytes();
+    let mut i = key_start;
+    while i > 0 && matches!(b[i - 1], b' ' | b'\t') {
+        i -= 1;
+    }
+    if i > 0 && b[i - 1] == b';' {
+        return true;
+    }
+    let window = &b[from.min(b.len())..(from + 256).min(b.len())];
+    let Some(semi) = window
+        .iter()
+        .position(|c| matches!(c, b';' | b'\n' | b'\r' | b'"' | b'\'' | b'=' | b'\\'))
+    else {
+        return false;
+    };
+    if window[semi] != b';' {
+        return false;
+    }
+    // `;` then a key (letters, digits, blanks, `_`) and `=`.
+    let next = &b[from + semi + 1..];
+    let key_len = next
+        .iter()
+        .take(64)
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b' ' | b'_'))
+        .count();
+    key_len > 0
+        && next[..key_len].iter().any(u8::is_ascii_alphabetic)
+        && next.get(key_len) == Some(&b'=')
+}
+
 /// Keys whose unquoted value runs to the end of the line (`Cookie: a=b; c=d`).
 fn whole_line_key(key: &str) -> bool {
     keys::tokens(key).any(|t| {
@@ -1198,7 +1312,8 @@ pub(crate) fn pairs(s: &str, counts: &mut Redactions) -> Option<String> {
         if b == b':'
             && (at(s, op + 1) == Some(b':')
                 || before(s, op) == Some(b':')
-                || s[op..].starts_with("://"))
+                || s[op..].starts_with("://")
+                || s[op..].starts_with(":\\/\\/"))
         {
             continue;
         }
@@ -1208,13 +1323,20 @@ pub(crate) fn pairs(s: &str, counts: &mut Redactions) -> Option<String> {
         if op < w.position() {
             continue;
         }
-        let Some(key) = key_before(s, op) else {
+        let Some((key_start, key)) = key_before(s, op) else {
             continue;
         };
         if !keys::is_sensitive(key) {
             continue;
         }
-        if let Some(value) = value_after(s, op + 1, whole_line_key(key)) {
+        let extent = if whole_line_key(key) {
+            Extent::Line
+        } else if in_connection_string(s, key_start, op + 1) {
+            Extent::Field
+        } else {
+            Extent::Word
+        };
+        if let Some(value) = value_after(s, op + 1, extent) {
             let text = &s[value.clone()];
             if !MARKERS.contains(&text) && w.replace(value.clone(), FILTERED) {
                 counts.bump(Rule::KeyValue);
@@ -1226,8 +1348,9 @@ pub(crate) fn pairs(s: &str, counts: &mut Redactions) -> Option<String> {
 }
 
 /// The key that ends just before the operator at `op`, if any: a quoted key
-/// (`"key"`, `'key'`, `\"key\"`) or a run of key characters, at most 64 bytes.
-fn key_before(s: &str, op: usize) -> Option<&str> {
+/// (`"key"`, `'key'`, `\"key\"`) or a run of key characters, at most 64 bytes;
+/// with where it starts (its opening quote, if quoted).
+fn key_before(s: &str, op: usize) -> Option<(usize, &str)> {
     const MAX: usize = 64;
     let bytes = s.as_bytes();
     let mut end = op;
@@ -1248,7 +1371,7 @@ fn key_before(s: &str, op: usize) -> Option<&str> {
         if start == 0 || bytes[start - 1] != last || close - start > MAX {
             return None;
         }
-        return s.get(start..close);
+        return Some((start - 1, s.get(start..close)?));
     }
     let mut start = end;
     while start > 0 && end - start < MAX && is_key_byte(bytes[start - 1]) {
@@ -1266,7 +1389,7 @@ fn key_before(s: &str, op: usize) -> Option<&str> {
     if (start > 0 && matches!(bytes[start - 1], b'/' | b'\\')) || is_file_name(key) {
         return None;
     }
-    Some(key)
+    Some((start, key))
 }
 
 /// Extensions of source and data files: `name.EXT` before a `:` is a location.
@@ -1287,10 +1410,10 @@ fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
 
-/// The value that starts after the operator (blanks skipped): the inside of quotes,
-/// or an unquoted run; `Some("…")` and `Bearer …` are understood. With
-/// `whole_line`, an unquoted value runs to the end of the line.
-fn value_after(s: &str, from: usize, whole_line: bool) -> Option<Range<usize>> {
+/// The value that starts after the operator (blanks skipped): the inside of quotes
+/// or of ODBC braces (`{…}`, `}}` escaping a `}`), or an unquoted run as far as
+/// `extent` says; `Some("…")` and `Bearer …` are understood.
+fn value_after(s: &str, from: usize, extent: Extent) -> Option<Range<usize>> {
     let bytes = s.as_bytes();
     let mut i = from;
     while i < bytes.len() && i < from + 4 && matches!(bytes[i], b' ' | b'\t') {
@@ -1317,8 +1440,15 @@ fn value_after(s: &str, from: usize, whole_line: bool) -> Option<Range<usize>> {
         };
         return Some(start..start + len);
     }
-    if whole_line {
-        let len = line_len(rest);
+    if let Some(inner) = rest.strip_prefix('{') {
+        let len = braced_len(inner);
+        return (len > 0).then_some(i + 1..i + 1 + len);
+    }
+    if extent != Extent::Word {
+        let mut len = line_len(rest);
+        if extent == Extent::Field {
+            len = rest[..len].find(';').unwrap_or(len);
+        }
         let trimmed = rest[..len].trim_end().len();
         return (trimmed > 0).then_some(i..i + trimmed);
     }
@@ -1384,6 +1514,30 @@ fn quoted_len(inner: &str, quote: char) -> usize {
         }
     }
     inner.len()
+}
+
+/// The length of a value in ODBC braces up to its closing brace (`}}` within
+/// the value is an escaped `}`), or to the end of the line if it is not closed.
+fn braced_len(inner: &str) -> usize {
+    let b = inner.as_bytes();
+    let line = line_len(inner);
+    let mut i = 0;
+    while i < line {
+        if b[i] == b'}' {
+            // `}}` inside the value escapes a `}`; at its end (`{"a": "b"}}`,
+            // JSON nested in text) it closes the value and what holds it.
+            let escaped = b.get(i + 1) == Some(&b'}')
+                && b.get(i + 2)
+                    .is_some_and(|c| !c.is_ascii_whitespace() && !b";,\"'".contains(c));
+            if escaped {
+                i += 2;
+                continue;
+            }
+            return i;
+        }
+        i += 1;
+    }
+    line
 }
 
 /// The length of the line: up to a line break, or an escaped one (`\n`, `\r`).
@@ -1493,6 +1647,24 @@ mod tests {
                     Some("dsn https://[Filtered]@o1.ingest.sentry.io/42"),
                 ),
                 ("https://[Filtered]@host/a", None),
+                // Connection strings: a password may hold an `@`.
+                (
+                    "mongodb+srv://app:p@ss:w0rd@cluster0.example.net/db?retryWrites=true",
+                    Some("mongodb+srv://[Filtered]@cluster0.example.net/db?[Filtered]"),
+                ),
+                (
+                    "redis://:s3cret@cache:6379/0",
+                    Some("redis://[Filtered]@cache:6379/0"),
+                ),
+                (
+                    "postgresql+psycopg2://user:pass@db/app",
+                    Some("postgresql+psycopg2://[Filtered]@db/app"),
+                ),
+                (
+                    r#"{"url":"postgres:\/\/admin:hunter2@db.internal\/app"}"#,
+                    Some(r#"{"url":"postgres:\/\/[Filtered]@db.internal\/app"}"#),
+                ),
+                ("see https://example.com and bob@example.org", None),
             ],
         );
         table(
@@ -1503,12 +1675,97 @@ mod tests {
                     "GET https://api.example.com/v1/items?page=2&key=abc#frag failed",
                     Some("GET https://api.example.com/v1/items?[Filtered]#[Filtered] failed"),
                 ),
+                (
+                    "jdbc:mysql://db:3306/app?user=x&password=y",
+                    Some("jdbc:mysql://db:3306/app?[Filtered]"),
+                ),
                 ("https://host/a?", None),
                 ("https://host/a?[Filtered]", None),
                 ("https://crates.io/crates/sentry", None),
                 ("file:///home/x/code/main.rs", None),
                 ("no url: here", None),
                 ("https://host/path@v2/x", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn oracle_rule() {
+        table(
+            oracle_urls,
+            Rule::UrlUserinfo,
+            &[
+                (
+                    "jdbc:oracle:thin:scott/tiger@db.example.com:1521:orcl",
+                    Some("jdbc:oracle:thin:[Filtered]@db.example.com:1521:orcl"),
+                ),
+                (
+                    "JDBC:ORACLE:OCI:app/p@ss@//db:1521/svc",
+                    Some("JDBC:ORACLE:OCI:[Filtered]@//db:1521/svc"),
+                ),
+                ("jdbc:oracle:thin:@//db:1521/svc", None),
+                ("jdbc:oracle:thin:@db:1521:orcl", None),
+                ("oracle thin driver: scott/tiger@host", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn cloud_key_rule() {
+        let azure = "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;EndpointSuffix=core.windows.net";
+        table(
+            cloud_keys,
+            Rule::CloudKey,
+            &[
+                (
+                    azure,
+                    Some(
+                        "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=[Filtered];EndpointSuffix=core.windows.net",
+                    ),
+                ),
+                (
+                    "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=AbCdEf0123456789+/AbCdEf0123456789abcdefgh=",
+                    Some(
+                        "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=[Filtered]",
+                    ),
+                ),
+                (
+                    "BlobEndpoint=https://acme.blob.core.windows.net/;SharedAccessSignature=sv=2022-11-02&ss=b&srt=co&sp=rl&sig=AbC%2Bdef0123456789xyzXYZ%3D",
+                    Some(
+                        "BlobEndpoint=https://acme.blob.core.windows.net/;SharedAccessSignature=[Filtered]",
+                    ),
+                ),
+                (
+                    "token sv=2022-11-02&se=2026-12-01&sp=r&sig=AbC%2Bdef0123456789xyzXYZ%3D done",
+                    Some("token sv=2022-11-02&se=2026-12-01&sp=r&sig=[Filtered] done"),
+                ),
+                (
+                    "aws configure set aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                    Some("aws configure set aws_secret_access_key [Filtered]"),
+                ),
+                (
+                    r#"{"SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}"#,
+                    Some(r#"{"SecretAccessKey": "[Filtered]"}"#),
+                ),
+                (
+                    "--secret-access-key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                    Some("--secret-access-key [Filtered]"),
+                ),
+                (
+                    "creds AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                    Some("creds AKIAIOSFODNN7EXAMPLE:[Filtered]"),
+                ),
+                // Look-alikes that survive.
+                ("AccountName=acme;EndpointSuffix=core.windows.net", None),
+                ("SharedAccessKeyName=RootManageSharedAccessKey", None),
+                ("sig=SIGTERM", None),
+                ("signal sig=15 received", None),
+                ("secret access key rotated 3 days ago", None),
+                (
+                    "aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYTOOLONG",
+                    None,
+                ),
+                ("commit e83c5163316f89bfbde7d9ab23ca2e25604af290 key", None),
             ],
         );
     }
@@ -1910,6 +2167,35 @@ mod tests {
                 ("DB_PASS=hunter2", Some("DB_PASS=[Filtered]")),
                 ("tax_id: 12-3456789", Some("tax_id: [Filtered]")),
                 ("pass_count=3 zip_file=a.zip pin_memory=true", None),
+                // Connection strings: a field runs to `;`, ODBC braces quote.
+                (
+                    "Server=db;Database=app;User Id=sa;Password=my pass word;Encrypt=true",
+                    Some("Server=db;Database=app;User Id=sa;Password=[Filtered];Encrypt=true"),
+                ),
+                (
+                    "Password=pa ss;Server=db",
+                    Some("Password=[Filtered];Server=db"),
+                ),
+                (
+                    "Driver={ODBC Driver 18};Server=db;UID=sa;PWD={a;b}}c};",
+                    Some("Driver={ODBC Driver 18};Server=db;UID=sa;PWD={[Filtered]};"),
+                ),
+                (
+                    "jdbc:sqlserver://db:1433;databaseName=app;user=sa;password=Secret1;",
+                    Some("jdbc:sqlserver://db:1433;databaseName=app;user=sa;password=[Filtered];"),
+                ),
+                (
+                    "host=db port=5432 dbname=app user=x password=s3cret sslmode=require",
+                    Some("host=db port=5432 dbname=app user=x password=[Filtered] sslmode=require"),
+                ),
+                (
+                    "password=abc; retrying",
+                    Some("password=[Filtered]; retrying"),
+                ),
+                (
+                    r#"{"secret": {"a": "b"}}"#,
+                    Some(r#"{"secret": {[Filtered]}}"#),
+                ),
                 ("token=[jwt]", None),
                 ("password=[Filtered]", None),
                 ("session_count=5", None),
