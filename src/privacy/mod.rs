@@ -356,6 +356,8 @@ impl Scrubber {
         self.broken
             || (self.home.is_some() && (prof.slash || !self.home_has_separator))
             || prof.may_need_rules(s.len())
+            // Cisco's MAC addresses (`001a.2b3c.4d5e`) may have no other trace.
+            || (prof.dots >= 2 && s.len() >= 14 && values::maybe_mac(s))
             || [&self.host, &self.user]
                 .into_iter()
                 .any(|f| f.as_ref().is_some_and(|f| f.may_match(s)))
@@ -395,6 +397,9 @@ impl Scrubber {
             (prof.eq || s.len() >= 56) && s.len() >= 24 && values::maybe_cloud_key(s, scan.api_key),
             |t, c| values::cloud_keys(p, t, c)
         );
+        pass!(prof.slash && (prof.dots > 0 || prof.colons > 0), |t, c| {
+            values::webhooks(p, t, c)
+        });
         pass!(prof.dots >= 2 && prof.upper > 0, |t, c| values::jwts(
             p, t, c
         ));
@@ -418,6 +423,12 @@ impl Scrubber {
         pass!(prof.digits >= 9 && scan.plus_digit, |t, c| values::phones(
             p, t, c
         ));
+        pass!(
+            s.len() >= 14
+                && (prof.colons >= 5 || prof.dash || prof.dots >= 2)
+                && values::maybe_mac(s),
+            |t, c| values::macs(p, t, c)
+        );
         pass!(
             prof.colons >= 2 && prof.digits > 0 && values::maybe_ipv6(s),
             |t, c| values::ipv6(p, t, c)
@@ -537,13 +548,17 @@ pub(crate) enum Rule {
     UrlQuery,
     /// A cloud storage account key, shared access signature or AWS secret key.
     CloudKey,
+    /// A webhook URL's path (the secret part).
+    Webhook,
+    /// A MAC address.
+    MacAddress,
     /// A string replaced whole because the rules were unavailable (fail closed).
     Unscrubbable,
 }
 
 impl Rule {
     /// Every rule, in the order of [`Redactions`]' storage.
-    pub(crate) const ALL: [Rule; 21] = [
+    pub(crate) const ALL: [Rule; 23] = [
         Rule::Key,
         Rule::Removed,
         Rule::PathUser,
@@ -564,6 +579,8 @@ impl Rule {
         Rule::UrlUserinfo,
         Rule::UrlQuery,
         Rule::CloudKey,
+        Rule::Webhook,
+        Rule::MacAddress,
         Rule::Unscrubbable,
     ];
 
@@ -590,6 +607,8 @@ impl Rule {
             Rule::UrlUserinfo => "url_userinfo",
             Rule::UrlQuery => "url_query",
             Rule::CloudKey => "cloud_key",
+            Rule::Webhook => "webhook",
+            Rule::MacAddress => "mac_address",
             Rule::Unscrubbable => "unscrubbable",
         }
     }

@@ -29,6 +29,8 @@ pub(crate) const MARKERS: &[&str] = &[
     "[ssn]",
     "[phone]",
     "[ip]",
+    "[mac]",
+    "[webhook]",
     "<user>",
     "<home>",
     "<host>",
@@ -42,6 +44,8 @@ pub(crate) struct Patterns {
     url: Regex,
     oracle: Regex,
     cloud: Regex,
+    webhook: Regex,
+    mac: Regex,
     jwt: Regex,
     api_key: Regex,
     bearer: Regex,
@@ -106,6 +110,30 @@ impl Patterns {
                 | (?:^|[?&;\s"'])(?i:sig)=(?P<sig>[A-Za-z0-9%+/=_\-]{20,})
                 | (?i:secret[_.\-\ ]?access[_.\-\ ]?key)["']?[\s:=>,"']{1,8}(?P<aws>[A-Za-z0-9/+]{40})
                 | (?:AKIA|ASIA)[A-Z0-9]{16}[\s:,;|"'=/]{1,4}(?P<aws_pair>[A-Za-z0-9/+]{40})"#,
+            )?,
+            webhook: Regex::new(
+                r#"(?x)
+                (?P<host>(?i:
+                    hooks\.slack\.com
+                  | discord(?:app)?\.com
+                  | webhook\.office\.com
+                  | outlook\.office(?:365)?\.com
+                  | logic\.azure\.com
+                  | hooks\.zapier\.com
+                  | maker\.ifttt\.com
+                  | api\.telegram\.org
+                  | hook\.(?:[a-z0-9]+\.)?make\.com
+                  | hook\.integromat\.com
+                  | m\.pipedream\.net
+                  | webhook\.site
+                  | chat\.googleapis\.com
+                ))
+                (?::[0-9]{1,5})?
+                (?P<path>(?:/|\\/)[^\s"'<>?\#]+)
+                | (?P<generic>/hooks/[A-Za-z0-9]{20,}[^\s"'<>?\#]*)"#,
+            )?,
+            mac: Regex::new(
+                r"[0-9A-Fa-f]{2}[:\-][0-9A-Fa-f]{2}(?:[:\-][0-9A-Fa-f]{2}){4}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}",
             )?,
             jwt: Regex::new(
                 r"eyJ[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]{2,}(?:\.[A-Za-z0-9_\-]*){1,3}",
@@ -745,6 +773,135 @@ pub(crate) fn cloud_keys(p: &Patterns, s: &str, counts: &mut Redactions) -> Opti
                 .is_some_and(|b| b.is_ascii_alphanumeric() || b"/+=".contains(&b));
         if exact && value.as_str() != FILTERED && w.replace(value.range(), FILTERED) {
             counts.bump(Rule::CloudKey);
+        }
+    }
+    w.finish()
+}
+
+/// Webhook URLs whose path is the secret: Slack (`hooks.slack.com/…`), Discord
+/// (`discord.com/api/webhooks/…`), Microsoft Teams and Office 365
+/// (`….webhook.office.com/…`, `outlook.office.com/webhook…`, Power Automate's
+/// `….logic.azure.com/workflows/…`), Zapier, IFTTT, Telegram bots
+/// (`api.telegram.org/bot…`), Make, Pipedream, webhook.site, Google Chat; and
+/// any `/hooks/` followed by an id of 20 characters or more (Mattermost,
+/// Rocket.Chat). Scheme and host are kept, the path becomes `/[webhook]`; with
+/// or without a scheme, slashes escaped (`\/`) or not.
+pub(crate) fn webhooks(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let mut w = Rewriter::new(s);
+    for caps in p.webhook.captures_iter(s) {
+        let path = match (caps.name("host"), caps.name("path"), caps.name("generic")) {
+            (Some(host), Some(path), _) => {
+                // A host of its own (`ptb.discord.com`), not part of another name.
+                let glued = before(s, host.start())
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if glued || !webhook_path(host.as_str(), path.as_str()) {
+                    continue;
+                }
+                path
+            }
+            (_, _, Some(generic)) => generic,
+            _ => continue,
+        };
+        if w.replace(path.range(), "/[webhook]") {
+            counts.bump(Rule::Webhook);
+        }
+    }
+    w.finish()
+}
+
+/// Whether `path` (its slashes maybe escaped) is the secret part of a webhook
+/// URL on `host`.
+fn webhook_path(host: &str, path: &str) -> bool {
+    let path = path.replace("\\/", "/");
+    let host = host.to_ascii_lowercase();
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| path.starts_with(p));
+    if host.starts_with("discord") {
+        path.starts_with("/api/")
+            && path
+                .split('/')
+                .skip(2)
+                .take(2)
+                .any(|part| part == "webhooks")
+    } else if host.starts_with("outlook.") {
+        starts(&["/webhook"])
+    } else if host == "logic.azure.com" {
+        starts(&["/workflows/"])
+    } else if host == "maker.ifttt.com" {
+        starts(&["/trigger/", "/use/"])
+    } else if host == "api.telegram.org" {
+        starts(&["/bot", "/file/bot"])
+    } else if host == "chat.googleapis.com" {
+        starts(&["/v1/spaces/"])
+    } else {
+        path.len() > 1
+    }
+}
+
+/// Whether a MAC address can be in `s`: six pairs of hexadecimal digits joined
+/// by `:` or `-`, or three groups of four joined by `.`. One pass over the
+/// separators.
+pub(crate) fn maybe_mac(s: &str) -> bool {
+    let b = s.as_bytes();
+    let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
+    let mut streak = 0;
+    let mut last: Option<usize> = None;
+    for i in memchr::memchr3_iter(b':', b'-', b'.', b) {
+        let pair = i >= 2 && b[i] != b'.' && hex(i - 2) && hex(i - 1) && hex(i + 1) && hex(i + 2);
+        if pair {
+            let joined = last.is_some_and(|l| l + 3 == i && b[l] == b[i]);
+            streak = if joined { streak + 1 } else { 1 };
+            last = Some(i);
+            if streak >= 5 {
+                return true;
+            }
+        }
+        let quad = b[i] == b'.' && i >= 4 && (i - 4..i).all(hex) && (i + 1..i + 5).all(hex);
+        if quad && b.get(i + 5) == Some(&b'.') && (i + 6..i + 10).all(hex) {
+            return true;
+        }
+    }
+    false
+}
+
+/// MAC addresses: `00:1A:2B:3C:4D:5E`, `00-1A-2B-3C-4D-5E` (one separator
+/// throughout), Cisco's `001a.2b3c.4d5e` (with a letter: three numbers of four
+/// digits are kept), not part of a longer run of groups (IPv6 addresses, hex
+/// dumps, EUI-64) nor glued to a word; `00:00:00:00:00:00` and
+/// `ff:ff:ff:ff:ff:ff` identify no device and are kept.
+pub(crate) fn macs(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let b = s.as_bytes();
+    let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
+    let mut w = Rewriter::new(s);
+    for m in p.mac.find_iter(s) {
+        let text = m.as_str();
+        let dotted = text.as_bytes()[4] == b'.';
+        let sep = if dotted { b'.' } else { text.as_bytes()[2] };
+        if !text
+            .bytes()
+            .filter(|c| !c.is_ascii_hexdigit())
+            .all(|c| c == sep)
+        {
+            continue;
+        }
+        let (start, end) = (m.start(), m.end());
+        let glued_before = word_before(s, start)
+            || (before(s, start).is_some_and(|c| b":-.".contains(&c))
+                && start >= 2
+                && hex(start - 2));
+        let glued_after =
+            word_at(s, end) || (at(s, end).is_some_and(|c| b":-.".contains(&c)) && hex(end + 1));
+        let digits: Vec<u8> = text
+            .bytes()
+            .filter(u8::is_ascii_hexdigit)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let anonymous = digits.iter().all(|c| *c == b'0') || digits.iter().all(|c| *c == b'f');
+        let numbers_only = dotted && digits.iter().all(u8::is_ascii_digit);
+        if glued_before || glued_after || anonymous || numbers_only {
+            continue;
+        }
+        if w.replace(m.range(), "[mac]") {
+            counts.bump(Rule::MacAddress);
         }
     }
     w.finish()
@@ -1768,6 +1925,124 @@ mod tests {
                 ("commit e83c5163316f89bfbde7d9ab23ca2e25604af290 key", None),
             ],
         );
+    }
+
+    #[test]
+    fn webhook_rule() {
+        table(
+            webhooks,
+            Rule::Webhook,
+            &[
+                (
+                    "post to https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX failed",
+                    Some("post to https://hooks.slack.com/[webhook] failed"),
+                ),
+                (
+                    "hooks.slack.com/workflows/T0/A0/123/abc",
+                    Some("hooks.slack.com/[webhook]"),
+                ),
+                (
+                    "https://discord.com/api/webhooks/123456789012345678/AbCdEf-ghIJkl_mnOP",
+                    Some("https://discord.com/[webhook]"),
+                ),
+                (
+                    "https://ptb.discordapp.com/api/v10/webhooks/1/x",
+                    Some("https://ptb.discordapp.com/[webhook]"),
+                ),
+                (
+                    "https://contoso.webhook.office.com/webhookb2/a-b-c@d-e/IncomingWebhook/123/456",
+                    Some("https://contoso.webhook.office.com/[webhook]"),
+                ),
+                (
+                    "https://outlook.office.com/webhook/abc/IncomingWebhook/def",
+                    Some("https://outlook.office.com/[webhook]"),
+                ),
+                (
+                    "https://prod-00.westus.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?sig=x",
+                    Some("https://prod-00.westus.logic.azure.com:443/[webhook]?sig=x"),
+                ),
+                (
+                    "https://hooks.zapier.com/hooks/catch/123456/abcdef/",
+                    Some("https://hooks.zapier.com/[webhook]"),
+                ),
+                (
+                    "https://maker.ifttt.com/trigger/event/with/key/abcDEF123",
+                    Some("https://maker.ifttt.com/[webhook]"),
+                ),
+                (
+                    "https://api.telegram.org/bot123456:ABC-DEF1234ghIkl/sendMessage",
+                    Some("https://api.telegram.org/[webhook]"),
+                ),
+                (
+                    "https://hook.eu1.make.com/abcdefghijklmnop",
+                    Some("https://hook.eu1.make.com/[webhook]"),
+                ),
+                (
+                    "https://eo1234abcd.m.pipedream.net/x",
+                    Some("https://eo1234abcd.m.pipedream.net/[webhook]"),
+                ),
+                (
+                    r#"{"url":"https:\/\/hooks.slack.com\/services\/T0\/B0\/xyz"}"#,
+                    Some(r#"{"url":"https:\/\/hooks.slack.com/[webhook]"}"#),
+                ),
+                (
+                    "https://chat.example.com/hooks/xj4kq8w7dpfymbz3tn5ecu9rgo",
+                    Some("https://chat.example.com/[webhook]"),
+                ),
+                // Look-alikes that survive.
+                ("https://discord.com/channels/123/456", None),
+                ("https://api.slack.com/messaging/webhooks", None),
+                ("https://notdiscord.com/api/webhooks/1/x", None),
+                ("https://hooks.slack.com/", None),
+                ("https://api.telegram.org/file", None),
+                ("/home/x/repo/.git/hooks/pre-commit", None),
+                ("https://learn.microsoft.com/webhook.office.com", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn mac_rule() {
+        table(
+            macs,
+            Rule::MacAddress,
+            &[
+                ("eth0 00:1A:2B:3C:4D:5E up", Some("eth0 [mac] up")),
+                ("hw 00-1a-2b-3c-4d-5e", Some("hw [mac]")),
+                ("cisco 001a.2b3c.4d5e", Some("cisco [mac]")),
+                ("mac=a4:83:e7:12:34:56,", Some("mac=[mac],")),
+                ("(00:1A:2B:3C:4D:5E)", Some("([mac])")),
+                ("link 00:1A:2B:3C:4D:5E: down", Some("link [mac]: down")),
+                // Look-alikes that survive: times, IPv6, hex dumps, EUI-64,
+                // mixed separators, numbers, all-zero and broadcast addresses.
+                ("12:34:56", None),
+                ("at 2024-01-15T10:30:00Z", None),
+                ("fe80::1a2b:3c4d:5e6f:7a8b", None),
+                ("2001:db8:0:0:0:0:2:1", None),
+                ("00:1a:2b:3c:4d", None),
+                ("00:1a:2b:3c:4d:5e:6f", None),
+                ("de:ad:be:ef:00:11:22:33:44:55:66:77", None),
+                ("00:1a:2b:ff:fe:3c:4d:5e", None),
+                ("00:1a-2b:3c:4d:5e", None),
+                ("1234.5678.9012", None),
+                ("x00:1a:2b:3c:4d:5e", None),
+                ("00:00:00:00:00:00", None),
+                ("FF:FF:FF:FF:FF:FF", None),
+                ("550e8400-e29b-41d4-a716-446655440000", None),
+                ("version 10.0.19045.3803", None),
+            ],
+        );
+        for (text, want) in [
+            ("00:1A:2B:3C:4D:5E", true),
+            ("x 00-1a-2b-3c-4d-5e", true),
+            ("001a.2b3c.4d5e", true),
+            ("00:1a:2b:3c:4d", false),
+            ("00:1a-2b:3c:4d:5e", false),
+            ("12:34:56 and 1.2.3", false),
+            ("001a.2b3c", false),
+        ] {
+            assert_eq!(maybe_mac(text), want, "{text}");
+        }
     }
 
     #[test]
