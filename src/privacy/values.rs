@@ -84,16 +84,33 @@ impl Patterns {
     fn new() -> Result<Self, regex::Error> {
         let windows_sep = r"(?:\\+|/)";
         let name = name_pattern();
+        // A UNC server or share, or the `?` / `.` of `\\?\` and `\\.\`. A UNC
+        // path starts after a character that cannot be in a path (not after
+        // `C:` or a name: `C:\\data\\home\\x` is a path escaped, not a UNC path).
+        let segment = format!(r"(?:{name}|[?.])");
         let path_user = format!(
-            r"(?x)
+            r#"(?x)
             (?:^|[^A-Za-z0-9._~\-]|\\[ntr])
             (?:
-                (?:(?:/var|/export)?/home/|/(?:mnt|cygdrive)/[A-Za-z]/(?i:users)/|/(?i:users)/)
+                (?:
+                    (?:/var|/export|/usr)?/home/
+                  | (?:/mnt|/cygdrive)?/[A-Za-z]/(?i:users)/
+                  | (?:/System/Volumes/Data)?/(?i:users)/
+                )
                 {name}
               |
-                (?:\\\\\?\\)?[A-Za-z]:{windows_sep}(?i:users|documents\ and\ settings){windows_sep}
+                (?:
+                    (?:\\\\[?.]\\)?[A-Za-z]:{windows_sep}
+                    (?:(?i:users|documents\ and\ settings)|(?i:cygwin|cygwin64|msys64|msys32|msys2){windows_sep}(?i:home))
+                  | \\+(?i:users)
+                )
+                {windows_sep}
                 (?:{name}(?:\ {name}){{1,3}}{windows_sep}|{name})
-            )"
+            )
+            | (?:^|[^A-Za-z0-9._~\-:$\\/]|\\[ntr])
+              \\{{2,}}{segment}(?:{windows_sep}{segment}){{0,3}}{windows_sep}
+              (?i:users|home|homes|documents\ and\ settings){windows_sep}
+              (?:{name}(?:\ {name}){{1,3}}{windows_sep}|{name})"#
         );
         Ok(Self {
             pem_begin: Regex::new(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")?,
@@ -344,7 +361,8 @@ pub(crate) struct Scan {
     pub(crate) dotted: usize,
     /// A prefix of a known API key shape.
     pub(crate) api_key: bool,
-    /// `/home/`, `/users`, `\\Users`, `/Documents and` (any case).
+    /// `/home/`, `\\home\\`, `/homes`, `/users`, `\\Users`, `/Documents and` (any
+    /// case).
     pub(crate) user_path: bool,
     /// `bearer` (any case).
     pub(crate) bearer: bool,
@@ -427,7 +445,8 @@ impl Scan {
                 }
                 b'b' => scan.bearer |= starts_ci(i + 1, b"earer"),
                 b'/' | b'\\' => {
-                    scan.user_path |= b[i + 1..].starts_with(b"home/")
+                    scan.user_path |= starts_ci(i + 1, b"home")
+                        && matches!(b.get(i + 5), Some(b'/' | b'\\' | b's' | b'S'))
                         || starts_ci(i + 1, b"users")
                         || starts_ci(i + 1, b"documents and");
                 }
