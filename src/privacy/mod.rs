@@ -414,6 +414,14 @@ impl Scrubber {
         pass!(s.len() >= 15 && scan.iban, |t, c| values::ibans(p, t, c));
         pass!(scan.run >= 13, |t, c| values::cards(p, t, c));
         pass!(scan.run >= 9 && prof.dash, |t, c| values::ssns(p, t, c));
+        // MAC addresses before phone numbers: `01-23-45-67-89-ab` is not a
+        // French number followed by `-ab`.
+        pass!(
+            s.len() >= 14
+                && (prof.colons >= 5 || prof.dash || prof.dots >= 2)
+                && values::maybe_mac(s),
+            |t, c| values::macs(p, t, c)
+        );
         // National numbers first: an international number's last groups may
         // reach into a national number right after it.
         pass!(
@@ -423,12 +431,6 @@ impl Scrubber {
         pass!(prof.digits >= 9 && scan.plus_digit, |t, c| values::phones(
             p, t, c
         ));
-        pass!(
-            s.len() >= 14
-                && (prof.colons >= 5 || prof.dash || prof.dots >= 2)
-                && values::maybe_mac(s),
-            |t, c| values::macs(p, t, c)
-        );
         pass!(
             prof.colons >= 2 && prof.digits > 0 && values::maybe_ipv6(s),
             |t, c| values::ipv6(p, t, c)

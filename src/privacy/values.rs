@@ -118,19 +118,18 @@ impl Patterns {
             url: Regex::new(
                 r#"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):(?://|\\/\\/)(?P<userinfo>[^\s/?#"'<>\[\]]*@)?(?P<rest>[^\s?#"'<>]*)(?P<query>\?[^\s#"'<>]*)?(?P<fragment>#[^\s"'<>]*)?"#,
             )?,
-            oracle: Regex::new(
-                r#"(?i:jdbc:oracle:[a-z0-9]+:)(?:@?//)?(?P<creds>[^\s/@:"'<>]+/[^\s"'<>]+)@"#,
-            )?,
+            oracle: Regex::new(r"(?i:jdbc:oracle:[a-z0-9]+:)(?:@?//)?")?,
             cloud: Regex::new(
                 r#"(?x)
-                (?i:AccountKey|SharedAccessKey|SharedAccessSignature)[\ \t]*=[\ \t]*(?P<azure>[^;\s"'<>]+)
-                | (?:^|[?&;\s"'])(?i:sig)=(?P<sig>[A-Za-z0-9%+/=_\-]{20,})
+                (?P<azure>(?i:AccountKey|SharedAccessKey|SharedAccessSignature)[\ \t]*=[\ \t]*)
+                | (?P<sig>(?:^|[?&;\s"'])(?i:sig)=)
                 | (?i:secret[_.\-\ ]?access[_.\-\ ]?key)["']?[\s:=>,"']{1,8}(?P<aws>[A-Za-z0-9/+]{40})
                 | (?:AKIA|ASIA)[A-Z0-9]{16}[\s:,;|"'=/]{1,4}(?P<aws_pair>[A-Za-z0-9/+]{40})"#,
             )?,
+            // Where a webhook's path starts; the path runs on (see `webhooks`).
             webhook: Regex::new(
                 r#"(?x)
-                (?P<host>(?i:
+                (?i:
                     hooks\.slack\.com
                   | discord(?:app)?\.com
                   | webhook\.office\.com
@@ -144,10 +143,9 @@ impl Patterns {
                   | m\.pipedream\.net
                   | webhook\.site
                   | chat\.googleapis\.com
-                ))
-                (?::[0-9]{1,5})?
-                (?P<path>(?:/|\\/)[^\s"'<>?\#]+)
-                | (?P<generic>/hooks/[A-Za-z0-9]{20,}[^\s"'<>?\#]*)"#,
+                )
+                (?::[0-9]{1,5})?(?:/|\\/)
+                | /hooks/[A-Za-z0-9]{20}"#,
             )?,
             mac: Regex::new(
                 r"[0-9A-Fa-f]{2}[:\-][0-9A-Fa-f]{2}(?:[:\-][0-9A-Fa-f]{2}){4}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}",
@@ -749,20 +747,70 @@ pub(crate) fn urls(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<Str
 
 /// Oracle's JDBC URLs carry `user/password@` with no `//` before them
 /// (`jdbc:oracle:thin:scott/tiger@host:1521:orcl`): they become `[Filtered]@`,
-/// like a URL's user-info.
+/// like a URL's user-info (up to the last `@` of the URL: a password may hold
+/// one).
 pub(crate) fn oracle_urls(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
     if !contains_ci(s, "jdbc:oracle:") {
         return None;
     }
     let mut w = Rewriter::new(s);
-    for caps in p.oracle.captures_iter(s) {
-        if let Some(creds) = caps.name("creds")
-            && w.replace(creds.range(), FILTERED)
-        {
+    let mut token = Token::default();
+    // The last `@` of the run the previous match was in (one search per run).
+    let mut last_at: Option<(usize, Option<usize>)> = None;
+    for m in p.oracle.find_iter(s) {
+        if m.start() < w.position() {
+            continue;
+        }
+        let end = token.end(s, m.end());
+        let at = match last_at {
+            Some((run_end, at)) if run_end == end => at,
+            _ => {
+                let at = memchr::memrchr(b'@', &s.as_bytes()[m.end()..end]).map(|i| m.end() + i);
+                last_at = Some((end, at));
+                at
+            }
+        };
+        let Some(at) = at.filter(|at| *at > m.end()) else {
+            continue;
+        };
+        let at = at - m.end();
+        let creds = &s[m.end()..m.end() + at];
+        let user_ok = creds
+            .split_once('/')
+            .is_some_and(|(user, _)| !user.is_empty() && !user.contains(['@', ':']));
+        if user_ok && w.replace(m.end()..m.end() + at, FILTERED) {
             counts.bump(Rule::UrlUserinfo);
         }
     }
     w.finish()
+}
+
+/// The end of a run of text with no blank, quote or angle bracket, remembered:
+/// a pass that looks from several starts in one run scans it once.
+#[derive(Default)]
+struct Token {
+    start: usize,
+    end: usize,
+}
+
+impl Token {
+    /// Where the run that holds `from` ends (what may end it: blanks, quotes,
+    /// `<`, `>`, and `extra`).
+    fn end_with(&mut self, s: &str, from: usize, extra: &[u8]) -> usize {
+        if !(self.start <= from && from <= self.end) || self.end == 0 {
+            let b = s.as_bytes();
+            let len = b[from..]
+                .iter()
+                .position(|c| c.is_ascii_whitespace() || b"\"'<>".contains(c) || extra.contains(c))
+                .unwrap_or(b.len() - from);
+            (self.start, self.end) = (from, from + len);
+        }
+        self.end
+    }
+
+    fn end(&mut self, s: &str, from: usize) -> usize {
+        self.end_with(s, from, b"")
+    }
 }
 
 /// Whether [`cloud_keys`] may match: `key` or `sig` (any case), or the prefix
@@ -773,24 +821,46 @@ pub(crate) fn maybe_cloud_key(s: &str, scan_api_key: bool) -> bool {
 
 /// Cloud storage account keys: Azure connection strings' `AccountKey=`,
 /// `SharedAccessKey=` and `SharedAccessSignature=` values (to the next `;`), a
-/// shared access signature's `sig=` outside a URL, and an AWS secret access key
-/// (40 characters of base64) after a `secret_access_key`-style name or right
-/// after an access key id (`AKIA…:secret`): the secret becomes `[Filtered]`.
+/// shared access signature's `sig=` (20 characters or more) outside a URL, and
+/// an AWS secret access key (exactly 40 characters of base64) after a
+/// `secret_access_key`-style name or right after an access key id
+/// (`AKIA…:secret`): the secret becomes `[Filtered]`.
 pub(crate) fn cloud_keys(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let b = s.as_bytes();
     let mut w = Rewriter::new(s);
     for caps in p.cloud.captures_iter(s) {
-        let value = ["azure", "sig", "aws", "aws_pair"]
-            .iter()
-            .find_map(|name| caps.name(name));
-        let Some(value) = value else {
+        let Some(all) = caps.get(0) else {
             continue;
         };
-        // An AWS secret is exactly 40 characters.
-        let exact = caps.name("azure").is_some()
-            || caps.name("sig").is_some()
-            || !at(s, value.end())
-                .is_some_and(|b| b.is_ascii_alphanumeric() || b"/+=".contains(&b));
-        if exact && value.as_str() != FILTERED && w.replace(value.range(), FILTERED) {
+        if all.start() < w.position() {
+            continue;
+        }
+        let value = if caps.name("azure").is_some() {
+            let len = b[all.end()..]
+                .iter()
+                .position(|c| c.is_ascii_whitespace() || b";\"'<>".contains(c))
+                .unwrap_or(b.len() - all.end());
+            (len > 0).then(|| all.end()..all.end() + len)
+        } else if caps.name("sig").is_some() {
+            let len = b[all.end()..]
+                .iter()
+                .position(|c| !(c.is_ascii_alphanumeric() || b"%+/=_-".contains(c)))
+                .unwrap_or(b.len() - all.end());
+            (len >= 20).then(|| all.end()..all.end() + len)
+        } else {
+            // An AWS secret is exactly 40 characters.
+            caps.name("aws")
+                .or_else(|| caps.name("aws_pair"))
+                .filter(|v| {
+                    !at(s, v.end())
+                        .is_some_and(|c| c.is_ascii_alphanumeric() || b"/+=".contains(&c))
+                })
+                .map(|v| v.range())
+        };
+        if let Some(value) = value
+            && &s[value.clone()] != FILTERED
+            && w.replace(value, FILTERED)
+        {
             counts.bump(Rule::CloudKey);
         }
     }
@@ -803,33 +873,48 @@ pub(crate) fn cloud_keys(p: &Patterns, s: &str, counts: &mut Redactions) -> Opti
 /// `….logic.azure.com/workflows/…`), Zapier, IFTTT, Telegram bots
 /// (`api.telegram.org/bot…`), Make, Pipedream, webhook.site, Google Chat; and
 /// any `/hooks/` followed by an id of 20 characters or more (Mattermost,
-/// Rocket.Chat). Scheme and host are kept, the path becomes `/[webhook]`; with
-/// or without a scheme, slashes escaped (`\/`) or not.
+/// Rocket.Chat). Scheme and host are kept, the path (to a blank, a quote, `?`
+/// or `#`) becomes `/[webhook]`; with or without a scheme, slashes escaped
+/// (`\/`) or not.
 pub(crate) fn webhooks(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
     let mut w = Rewriter::new(s);
-    for caps in p.webhook.captures_iter(s) {
-        let path = match (caps.name("host"), caps.name("path"), caps.name("generic")) {
-            (Some(host), Some(path), _) => {
-                // A host of its own (`ptb.discord.com`), not part of another name.
-                let glued = before(s, host.start())
-                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-                if glued || !webhook_path(host.as_str(), path.as_str()) {
-                    continue;
-                }
-                path
+    let mut token = Token::default();
+    for m in p.webhook.find_iter(s) {
+        if m.start() < w.position() {
+            continue;
+        }
+        let text = m.as_str();
+        let start = if text.starts_with("/hooks/") {
+            m.start()
+        } else {
+            // A host of its own (`ptb.discord.com`), not part of another name.
+            let glued = before(s, m.start())
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let slash = if text.ends_with("\\/") { 2 } else { 1 };
+            let host = text[..text.len() - slash]
+                .split(':')
+                .next()
+                .unwrap_or_default();
+            let path = &s[m.end() - slash..];
+            let mut head = path.len().min(32);
+            while !path.is_char_boundary(head) {
+                head -= 1;
             }
-            (_, _, Some(generic)) => generic,
-            _ => continue,
+            if glued || !webhook_path(host, &path[..head]) {
+                continue;
+            }
+            m.end() - slash
         };
-        if w.replace(path.range(), "/[webhook]") {
+        let end = token.end_with(s, start, b"?#");
+        if end > start + 1 && w.replace(start..end, "/[webhook]") {
             counts.bump(Rule::Webhook);
         }
     }
     w.finish()
 }
 
-/// Whether `path` (its slashes maybe escaped) is the secret part of a webhook
-/// URL on `host`.
+/// Whether `path` (its slashes maybe escaped; its first 32 bytes are enough)
+/// is the secret part of a webhook URL on `host`.
 fn webhook_path(host: &str, path: &str) -> bool {
     let path = path.replace("\\/", "/");
     let host = host.to_ascii_lowercase();
@@ -1612,7 +1697,7 @@ fn value_after(s: &str, from: usize, extent: Extent) -> Option<Range<usize>> {
         let len = if slashes == 0 {
             quoted_len(inner, char::from(quote))
         } else {
-            inner.find(open).unwrap_or_else(|| line_len(inner))
+            inner.find(open).unwrap_or_else(|| line_len(inner, false))
         };
         return Some(start..start + len);
     }
@@ -1621,10 +1706,7 @@ fn value_after(s: &str, from: usize, extent: Extent) -> Option<Range<usize>> {
         return (len > 0).then_some(i + 1..i + 1 + len);
     }
     if extent != Extent::Word {
-        let mut len = line_len(rest);
-        if extent == Extent::Field {
-            len = rest[..len].find(';').unwrap_or(len);
-        }
+        let len = line_len(rest, extent == Extent::Field);
         let trimmed = rest[..len].trim_end().len();
         return (trimmed > 0).then_some(i..i + trimmed);
     }
@@ -1696,9 +1778,8 @@ fn quoted_len(inner: &str, quote: char) -> usize {
 /// the value is an escaped `}`), or to the end of the line if it is not closed.
 fn braced_len(inner: &str) -> usize {
     let b = inner.as_bytes();
-    let line = line_len(inner);
     let mut i = 0;
-    while i < line {
+    while i < b.len() && !line_ends(b, i) {
         if b[i] == b'}' {
             // `}}` inside the value escapes a `}`; at its end (`{"a": "b"}}`,
             // JSON nested in text) it closes the value and what holds it.
@@ -1713,18 +1794,21 @@ fn braced_len(inner: &str) -> usize {
         }
         i += 1;
     }
-    line
+    i
 }
 
-/// The length of the line: up to a line break, or an escaped one (`\n`, `\r`).
-fn line_len(text: &str) -> usize {
+/// The length of the line: up to a line break, or an escaped one (`\n`, `\r`);
+/// with `field`, up to a `;` if one comes first.
+fn line_len(text: &str, field: bool) -> usize {
     let b = text.as_bytes();
     (0..b.len())
-        .find(|&i| {
-            matches!(b[i], b'\n' | b'\r')
-                || (b[i] == b'\\' && matches!(b.get(i + 1), Some(b'n' | b'r')))
-        })
+        .find(|&i| line_ends(b, i) || (field && b[i] == b';'))
         .unwrap_or(b.len())
+}
+
+/// Whether a line break, or an escaped one (`\n`, `\r`), starts at `i`.
+fn line_ends(b: &[u8], i: usize) -> bool {
+    matches!(b[i], b'\n' | b'\r') || (b[i] == b'\\' && matches!(b.get(i + 1), Some(b'n' | b'r')))
 }
 
 /// The length of an unquoted value: up to a blank, a delimiter or an escape
