@@ -50,19 +50,23 @@
 //! | what | becomes |
 //! |---|---|
 //! | PEM private key block (also truncated) | `[private-key]` |
-//! | URL user-info, query string, fragment | `https://[Filtered]@host/path?[Filtered]#[Filtered]` |
+//! | URL user-info, query string, fragment (a password may hold an `@`; `:\/\/` starts a URL too) | `https://[Filtered]@host/path?[Filtered]#[Filtered]` |
+//! | Oracle JDBC `jdbc:oracle:thin:USER/PASSWORD@host` | `jdbc:oracle:thin:[Filtered]@host` |
+//! | cloud storage keys: Azure `AccountKey=`, `SharedAccessKey=`, `SharedAccessSignature=` (to the next `;`), a SAS `sig=` outside a URL, an AWS secret access key (40 characters) after a `secret_access_key`-style name or an `AKIA…` key id | `AccountKey=[Filtered]` |
+//! | webhook URLs whose path is the secret: Slack `hooks.slack.com`, Discord `…/api/webhooks/`, Teams `….webhook.office.com`, `outlook.office.com/webhook…`, Power Automate `….logic.azure.com/workflows/`, Zapier, IFTTT, Telegram `api.telegram.org/bot…`, Make, Pipedream, webhook.site, Google Chat, any `/hooks/<id of 20+>` | `https://hooks.slack.com/[webhook]` |
 //! | JWT (`eyJ….….…`) | `[jwt]` |
 //! | API keys: GitHub `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_`/`github_pat_`, AWS `AKIA`/`ASIA`, Slack `xox?-`, Google `AIza`, `sk-…`, Stripe, GitLab, Hugging Face, npm | `[api-key]` |
 //! | `Bearer <token>` | `Bearer [Filtered]` |
 //! | email address | `[email]` |
-//! | user name in a path: `/home/NAME`, `/Users/NAME`, `C:\Users\NAME` (any drive, either slash), `\\?\C:\Users\NAME`, `Documents and Settings`, `/mnt/c/Users/NAME`, `~NAME/` | `/home/<user>/…` |
+//! | user name in a path: `/home/NAME`, `/var/home/NAME`, `/export/home/NAME`, `/usr/home/NAME`, `/Users/NAME`, `/System/Volumes/Data/Users/NAME`, `C:\Users\NAME` (any drive, either slash), `\\?\C:\Users\NAME`, `\Users\NAME`, `Documents and Settings`, `C:\cygwin64\home\NAME`, `/mnt/c/Users/NAME`, `/cygdrive/c/Users/NAME`, `/c/Users/NAME`; in UNC paths `\\server\share\Users\NAME`, `\\wsl$\Ubuntu\home\NAME`, `\\nas\homes\NAME`; `~NAME/` | `/home/<user>/…` |
 //! | the running user's home directory, when it is not of those forms (`/root`, `/var/lib/alice`) | `<home>/…` |
 //! | this machine's host name, then the login name, as whole words | `<host>`, `<user>` |
 //! | IBAN (mod-97 checked) | `[iban]` |
 //! | card number: 13–19 digits, Luhn-checked, card network prefix | `[card]` |
 //! | US SSN `ddd-dd-dddd` | `[ssn]` |
-//! | phone number in international form (`+44 20 7946 0958`) | `[phone]` |
+//! | MAC address: `00:1A:2B:3C:4D:5E`, `00-1A-2B-3C-4D-5E`, Cisco `001a.2b3c.4d5e` | `[mac]` |
 //! | phone number in national form with separators or parentheses (`555-123-4567`, `(555) 123-4567`, `555.123.4567`, `020 7946 0958`, `01 23 45 67 89`, `0170-1234567`) | `[phone]` |
+//! | phone number in international form (`+44 20 7946 0958`) | `[phone]` |
 //! | IPv6 and IPv4 address | `[ip]` |
 //! | last: `key=value`, `key: value`, `"key": "value"`, `key: Some("value")` with a sensitive key, whatever the rules above left of the value | `key=[Filtered]` |
 //!
@@ -70,7 +74,23 @@
 //!
 //! - **URLs** keep scheme, host, port and path (useful for debugging, and a user
 //!   name in the path is caught by the other rules); user-info, query and fragment
-//!   are replaced, never kept.
+//!   are replaced, never kept. A webhook URL keeps scheme and host only: its path
+//!   is its secret (with or without a scheme, slashes escaped or not).
+//! - **Connection strings**: a URL's user-info goes whole (to the last `@` before
+//!   the host); a pair that is a field of a connection string (a `;` before its
+//!   key, or `;` and another `Key=` after its value) takes its value to the next
+//!   `;`, blanks included (`Password=my pass;`), and ODBC braces quote a value
+//!   (`PWD={a;b}}c}`). User ids (`User Id=`, `UID=`) are kept, like `user=` in a
+//!   query: they name a database account. `SharedAccessKeyName=` is filtered
+//!   (a key name, but the key rule's `access key`).
+//! - **Cloud keys**: an AWS secret is exactly 40 characters of base64 after its
+//!   name or key id (a 41-character run is something else); a SAS `sig=` has 20
+//!   characters or more (`sig=SIGTERM` is kept).
+//! - **MAC addresses** have one separator throughout and exactly six pairs (or
+//!   Cisco's three groups of four, with a letter): runs of five, seven or eight
+//!   pairs (EUI-64, IPv6 addresses, hex dumps) are not MAC addresses, nor are
+//!   times (`12:34:56`) or three 4-digit numbers; `00:00:00:00:00:00` and
+//!   `ff:ff:ff:ff:ff:ff` identify no device and are kept.
 //! - **Home**: a home of the usual forms (`/home/alice`, `/Users/alice`,
 //!   `C:\Users\alice`) is written `/home/<user>` like any other user's, which keeps
 //!   the OS shape; any other home directory (`/root`, `/var/lib/alice`,
@@ -86,9 +106,14 @@
 //!   recognised when a separator follows it; `/Users/Shared`, `C:\Users\Public`
 //!   and `C:\Users\Default` are not user names. Crate-relative paths
 //!   (`src/users/mod.rs`) are left alone: only root-level `/home/`, `/Users/`,
-//!   `/var/home/`, `/export/home/` and drive-rooted `Users` count. Backslashes
-//!   may be doubled any number of times (`C:\\\\Users\\\\bob`, text escaped twice);
-//!   `~NAME/` counts when not inside a word or a path (`PROGRA~1/`, `a/~b/`).
+//!   `/var/home/`, `/export/home/`, `/usr/home/` and drive-rooted `Users` count.
+//!   Backslashes may be doubled any number of times (`C:\\\\Users\\\\bob`, text
+//!   escaped twice); `~NAME/` counts when not inside a word or a path
+//!   (`PROGRA~1/`, `a/~b/`). A UNC path keeps its server and share (like a URL's
+//!   host) and loses the user name after `Users`, `home`, `homes` or `Documents
+//!   and Settings`; it starts only after a character that cannot be in a path,
+//!   so an escaped `C:\\data\\home\\x` is not one. `\\fileserver\builds\x`,
+//!   `\\.\pipe\x` and `BUILTIN\Users` are kept.
 //! - **Whole words**: addresses, card, SSN, phone and IBAN numbers, API keys and
 //!   JWTs are recognised when not glued to letters or digits (`v1.2.3.4` is a
 //!   version, `x4111111111111111` an identifier); emails and URLs wherever they are.
