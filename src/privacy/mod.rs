@@ -75,7 +75,8 @@
 //! - **URLs** keep scheme, host, port and path (useful for debugging, and a user
 //!   name in the path is caught by the other rules); user-info, query and fragment
 //!   are replaced, never kept. A webhook URL keeps scheme and host only: its path
-//!   is its secret (with or without a scheme, slashes escaped or not).
+//!   is its secret (slashes escaped or not; without a scheme, the `hook…` hosts:
+//!   Slack, Zapier, Make, Teams, webhook.site, and `/hooks/<id>`).
 //! - **Connection strings**: a URL's user-info goes whole (to the last `@` before
 //!   the host); a pair that is a field of a connection string (a `;` before its
 //!   key, or `;` and another `Key=` after its value) takes its value to the next
@@ -382,7 +383,7 @@ impl Scrubber {
             || (self.home.is_some() && (prof.slash || !self.home_has_separator))
             || prof.may_need_rules(s.len())
             // Cisco's MAC addresses (`001a.2b3c.4d5e`) may have no other trace.
-            || (prof.dots >= 2 && s.len() >= 14 && values::maybe_mac(s))
+            || (prof.dots >= 2 && s.len() >= 14 && values::maybe_cisco_mac(s))
             || [&self.host, &self.user]
                 .into_iter()
                 .any(|f| f.as_ref().is_some_and(|f| f.may_match(s)))
@@ -419,12 +420,13 @@ impl Scrubber {
             values::oracle_urls(p, t, c)
         });
         pass!(
-            (prof.eq || s.len() >= 56) && s.len() >= 24 && values::maybe_cloud_key(s, scan.api_key),
+            s.len() >= 24 && values::maybe_cloud_key(s, prof.eq, scan.api_key),
             |t, c| values::cloud_keys(p, t, c)
         );
-        pass!(prof.slash && (prof.dots > 0 || prof.colons > 0), |t, c| {
-            values::webhooks(p, t, c)
-        });
+        pass!(
+            prof.slash && prof.dots > 0 && (prof.colons > 0 || values::maybe_bare_webhook(s)),
+            |t, c| values::webhooks(p, t, c)
+        );
         pass!(prof.dots >= 2 && prof.upper > 0, |t, c| values::jwts(
             p, t, c
         ));
@@ -443,16 +445,15 @@ impl Scrubber {
         // French number followed by `-ab`.
         pass!(
             s.len() >= 14
-                && (prof.colons >= 5 || prof.dash || prof.dots >= 2)
-                && values::maybe_mac(s),
+                && (((prof.colons >= 5 || prof.dashes >= 5) && values::maybe_mac_pairs(s))
+                    || (prof.dots >= 2 && values::maybe_cisco_mac(s))),
             |t, c| values::macs(p, t, c)
         );
         // National numbers first: an international number's last groups may
         // reach into a national number right after it.
-        pass!(
-            prof.digits >= 10 && (scan.run >= 5 || scan.dotted >= 3),
-            |t, c| values::national_phones(p, t, c)
-        );
+        pass!(values::maybe_national_phone(&prof, &scan), |t, c| {
+            values::national_phones(p, t, c)
+        });
         pass!(prof.digits >= 9 && scan.plus_digit, |t, c| values::phones(
             p, t, c
         ));

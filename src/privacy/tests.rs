@@ -119,6 +119,13 @@ fn planted_secrets_are_replaced() {
         ("+1 (555) 123-4567", "+1 [phone]"),
         ("+1-555-123-4567", "[phone]"),
         ("nic 01-23-45-67-89-ab", "nic [mac]"),
+        // Only a Cisco MAC address in the text, or a webhook without a scheme
+        // (no `:`): the gates still let the rules run.
+        ("nic 001a.2b3c.4d5e", "nic [mac]"),
+        (
+            "posting to hooks.slack.com/services/T0/B0/xyz",
+            "posting to hooks.slack.com/[webhook]",
+        ),
         ("iban GB82 WEST 1234 5698 7654 32", "iban [iban]"),
         (
             "Authorization: Bearer abc123def456",
