@@ -849,15 +849,20 @@ impl Token {
     }
 }
 
-/// Whether [`cloud_keys`] may match a text of `len` bytes: with an `=`, `key`
-/// or `sig` (any case: `AccountKey=`, `SharedAccessSignature=`, `sig=`,
-/// `secret_access_key=`); without, `secret` (an AWS secret after its name) in
+/// Whether [`cloud_keys`] may match: with an `=`, `key` or `sig` (any case:
+/// `AccountKey=`, `SharedAccessSignature=`, `sig=`, `secret_access_key=`);
+/// without, `secret`, `Secret` or `SECRET` (an AWS secret after its name) in
 /// text long enough to hold it; or the prefix of an AWS access key id
 /// (`scan_api_key`, from [`Scan`]).
 pub(crate) fn maybe_cloud_key(s: &str, eq: bool, scan_api_key: bool) -> bool {
+    // `secret`, `Secret`, `SECRET`: vectorised searches for a rare word, not a
+    // candidate at every `s` of a path.
+    static SECRET: LazyLock<[memchr::memmem::Finder<'static>; 3]> = LazyLock::new(|| {
+        [b"secret".as_slice(), b"Secret", b"SECRET"].map(memchr::memmem::Finder::new)
+    });
     scan_api_key
         || (eq && (contains_ci(s, "key") || contains_ci(s, "sig")))
-        || (s.len() >= 56 && contains_ci(s, "secret"))
+        || (s.len() >= 56 && SECRET.iter().any(|f| f.find(s.as_bytes()).is_some()))
 }
 
 /// Cloud storage account keys: Azure connection strings' `AccountKey=`,
@@ -2110,6 +2115,16 @@ mod tests {
                 false,
             ),
             ("retries=3", true, false),
+            (
+                "SecretAccessKey wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                false,
+                true,
+            ),
+            (
+                "AWS_SECRET_ACCESS_KEY wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                false,
+                true,
+            ),
         ] {
             assert_eq!(maybe_cloud_key(text, eq, false), want, "{text}");
         }
