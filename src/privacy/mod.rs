@@ -152,7 +152,11 @@
 //! The rules never panic, on any input, and run in linear time: the `regex`
 //! crate never backtracks, no pattern searches past a bounded distance for what
 //! it needs (a private key block finds its END line in one pass over the text),
-//! and a rule that rejects a candidate resumes right after it. Most strings cost
+//! and a rule that rejects a candidate resumes right after it (a national phone
+//! number's, at its second group); rules that find where a secret starts and
+//! scan its value on (webhooks, cloud keys, Oracle URLs) skip what they already
+//! rewrote and remember the end of the run they scanned, and a
+//! connection-string field is found in one pass to its `;`. Most strings cost
 //! one pass over their bytes: a vectorised profile (counts of digits, dots,
 //! colons, capitals; an `@`, a `/`, …) shows that no rule can match, and the text
 //! is sent as it is, never copied ([`Cow::Borrowed`]); otherwise one more scan
