@@ -118,6 +118,34 @@ fn secrets() -> Vec<Secret> {
         secret("card, no spaces", "5500005555555559", &[]),
         secret("ssn", "078-05-1120", &[]),
         secret("phone", "+44 20 7946 0958", &["7946 0958"]),
+        secret("national phone", "(555) 123-4567", &["123-4567"]),
+        secret("national phone, dots", "555.867.5309", &["867.5309"]),
+        secret(
+            "connection string",
+            "Server=db.internal;User Id=sa;Password=Pl4nted pass w0rd;Encrypt=true",
+            &["Pl4nted", "w0rd"],
+        ),
+        secret(
+            "azure storage",
+            "AccountName=acme;AccountKey=PlantedAzureKey0123456789abcdefPlantedAzureKey0123456789abcdef==;",
+            &["PlantedAzureKey"],
+        ),
+        secret(
+            "aws secret",
+            "aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiPLANTEDKEYXY",
+            &["wJalrXUtnFEMI"],
+        ),
+        secret(
+            "slack webhook",
+            "https://hooks.slack.com/services/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",
+            &["T0PLANTED", "PlantedWebhookSecret0123"],
+        ),
+        secret("mac", "a4:83:e7:5a:1b:2c", &["a4:83:e7"]),
+        secret(
+            "unc path",
+            r"\\fileserver\share\Users\ximena\Desktop\notes.txt",
+            &["ximena"],
+        ),
         secret("iban", "GB82 WEST 1234 5698 7654 32", &["GB82WEST"]),
         secret("iban, compact", "DE89370400440532013000", &[]),
         secret(
@@ -361,6 +389,11 @@ fn secrets_in_messages_fields_errors_tags_and_breadcrumbs_never_leave() {
         "[api-key]",
         "password=[Filtered]",
         "https://[Filtered]@files.example.com/export/report.csv?[Filtered]#[Filtered]",
+        "Password=[Filtered];",
+        "AccountKey=[Filtered];",
+        "https://hooks.slack.com/[webhook]",
+        "[mac]",
+        r"\\fileserver\share\Users\<user>\Desktop",
     ] {
         assert!(message.contains(marker), "{marker} in {message}");
     }

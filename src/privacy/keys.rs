@@ -5,15 +5,29 @@
 //! `x api key`, `HTTPSProxy` is `https proxy`, `ipv4Addr` is `ipv4 addr`), and the
 //! lower-cased tokens are matched whole against [`is_single`] and, as consecutive
 //! tokens, against [`is_sequence`]. Whole tokens, not substrings: `author`,
-//! `oauth_provider`, `tokenizer` and `authenticated` are not sensitive, while
-//! `authToken`, `oauth_token` and `auth` are.
+//! `oauth_provider`, `tokenizer`, `authenticated`, `zipper`, `passage`, `pinned`,
+//! `mailbox` and `capacity` are not sensitive, while `authToken`, `oauth_token`,
+//! `e-mail`, `db_pass` and `zip` are.
 //!
-//! Counts are not secrets: a hit on `session`, `sessions`, `token` or `tokens`
-//! right next to a measure word ([`is_measure`]: `session_count`,
-//! `session_duration_ms`, `num_sessions`, `max_tokens`, `token_limit`) is not a hit,
-//! and neither is `tokens` after an LLM usage word (`prompt_tokens`,
-//! `completion_tokens`, `input_tokens`). `session_id`, `sessionToken`,
-//! `session_key` and `access_tokens` stay sensitive.
+//! A neighbouring token can make a hit harmless ([`harmless_before`],
+//! [`harmless_after`]):
+//!
+//! - counts are not secrets: a hit on `session`, `sessions`, `token`, `tokens` or
+//!   `pass` right next to a measure word ([`is_measure`]: `session_count`,
+//!   `session_duration_ms`, `num_sessions`, `max_tokens`, `token_limit`,
+//!   `pass_count`) is not a hit, and neither is `tokens` after an LLM usage word
+//!   (`prompt_tokens`, `completion_tokens`, `input_tokens`);
+//! - `pass` after an ordinal or a stage (`first_pass`, `second_pass`,
+//!   `render_pass`, `encode_pass`) is a pass of an algorithm;
+//! - `zip` before an archive word or a measure (`zip_file`, `zip_path`,
+//!   `zip_level`, `zip_size`) is a compressed archive, `pin` before `memory`
+//!   (`pin_memory`) is pinned memory, `mobile` before `net` (`MobileNetV2`) a model.
+//!
+//! `session_id`, `sessionToken`, `session_key`, `access_tokens`, `zip`,
+//! `zip_code`, `pin`, `pin_code` and `pass` stay sensitive. Other contact words
+//! get no such exemption: `mail_count`, like `email_count` and `phone_count`, is
+//! filtered (the value is a number, and Python's list filters it too), while
+//! `mailbox_count` is not (`mailbox` is its own token).
 
 /// Tokens that make a key sensitive on their own (lower case).
 pub(crate) fn is_single(t: &[u8]) -> bool {
@@ -33,6 +47,14 @@ pub(crate) fn is_single(t: &[u8]) -> bool {
             | b"csrftoken" | b"xsrftoken" | b"setcookie" | b"creditcard" | b"cardnumber" | b"ccnumber"
             | b"ipaddr" | b"ipaddress" | b"emailaddress" | b"phonenumber" | b"username" | b"firstname"
             | b"lastname" | b"fullname" | b"hostname"
+            // the Python family's list (notes/python-package.md)
+            | b"mail" | b"mails" | b"telephone" | b"telephones" | b"mobile" | b"street" | b"city" | b"zip"
+            | b"zipcode" | b"postal" | b"postalcode" | b"postcode" | b"expiry" | b"pass" | b"passcode"
+            | b"pin" | b"dbpass" | b"dbpassword" | b"taxid" | b"bankaccount" | b"routingnumber"
+            | b"databaseurl" | b"dburl" | b"connectionstring" | b"connstring" | b"connstr"
+            | b"encryptionkey" | b"signingkey" | b"socialsecurity" | b"socialsecuritynumber"
+            // cloud storage and webhooks
+            | b"accountkey" | b"sastoken" | b"webhookurl"
     )
 }
 
@@ -48,12 +70,78 @@ pub(crate) fn is_sequence(first: &[u8], second: &[u8]) -> bool {
             | (b"forwarded", b"for")
             | (b"two", b"factor")
             | (b"user" | b"first" | b"last" | b"full" | b"host", b"name")
+            | (b"social", b"security")
+            | (b"tax", b"id" | b"number")
+            | (b"bank", b"account")
+            | (b"routing", b"number")
+            | (b"database" | b"db", b"url" | b"uri")
+            | (b"connection" | b"conn", b"string" | b"str")
+            | (b"encryption" | b"signing" | b"account", b"key")
+            | (b"access", b"signature")
+            | (b"post", b"code")
+            | (b"webhook", b"url")
     )
 }
 
 /// Tokens that may be counted without being secret.
 fn is_countable(t: &[u8]) -> bool {
-    matches!(t, b"session" | b"sessions" | b"token" | b"tokens")
+    matches!(t, b"session" | b"sessions" | b"token" | b"tokens" | b"pass")
+}
+
+/// Whether the token before a hit makes it harmless (`session_count` is not a
+/// secret, nor `prompt_tokens`, nor `first_pass`).
+fn harmless_before(hit: &[u8], prev: &[u8]) -> bool {
+    (is_countable(hit) && is_measure(prev))
+        || (hit == b"tokens" && is_llm_usage(prev))
+        || (hit == b"pass" && is_stage(prev))
+}
+
+/// Whether the token after a hit makes it harmless (`session_count`,
+/// `zip_file`, `pin_memory`).
+fn harmless_after(hit: &[u8], next: &[u8]) -> bool {
+    match hit {
+        b"zip" => is_measure(next) || is_archive(next),
+        b"pin" => next == b"memory",
+        b"mobile" => next == b"net",
+        _ => is_countable(hit) && is_measure(next),
+    }
+}
+
+/// Words that, before `pass`, name a pass of an algorithm.
+fn is_stage(t: &[u8]) -> bool {
+    matches!(
+        t,
+        b"first"
+            | b"second"
+            | b"third"
+            | b"final"
+            | b"next"
+            | b"render"
+            | b"encode"
+            | b"decode"
+            | b"two"
+            | b"single"
+            | b"multi"
+    )
+}
+
+/// Words that, after `zip`, name a compressed archive.
+fn is_archive(t: &[u8]) -> bool {
+    matches!(
+        t,
+        b"file"
+            | b"files"
+            | b"path"
+            | b"paths"
+            | b"archive"
+            | b"archives"
+            | b"entry"
+            | b"entries"
+            | b"level"
+            | b"format"
+            | b"bytes"
+            | b"compression"
+    )
 }
 
 /// Measure words: next to a countable token they make it a number, not a secret.
@@ -95,13 +183,13 @@ fn is_llm_usage(t: &[u8]) -> bool {
 /// as the empty string.
 #[derive(Clone, Copy)]
 struct Lower {
-    buf: [u8; 16],
+    buf: [u8; 24],
     len: usize,
 }
 
 impl Lower {
     const EMPTY: Self = Self {
-        buf: [0; 16],
+        buf: [0; 24],
         len: 0,
     };
 
@@ -134,30 +222,25 @@ pub(crate) fn is_sensitive(key: &str) -> bool {
 /// [`is_sensitive`] over the tokens of a key.
 fn sensitive_tokens<'k>(tokens: impl Iterator<Item = &'k str>) -> bool {
     let mut prev = Lower::EMPTY;
-    // A countable token seen last, and whether its neighbours so far make it a count.
-    let mut pending: Option<bool> = None;
+    // A hit seen last, waiting for the next token (which may make it harmless).
+    let mut pending: Option<Lower> = None;
     for token in tokens {
         let cur = Lower::of(token);
         let c = cur.as_bytes();
-        if let Some(is_count) = pending.take()
-            && !is_count
-            && !is_measure(c)
+        if let Some(hit) = pending.take()
+            && !harmless_after(hit.as_bytes(), c)
         {
             return true;
         }
         if is_sequence(prev.as_bytes(), c) {
             return true;
         }
-        if is_single(c) {
-            if !is_countable(c) {
-                return true;
-            }
-            let p = prev.as_bytes();
-            pending = Some(is_measure(p) || (c == b"tokens" && is_llm_usage(p)));
+        if is_single(c) && !harmless_before(c, prev.as_bytes()) {
+            pending = Some(cur);
         }
         prev = cur;
     }
-    pending == Some(false)
+    pending.is_some()
 }
 
 /// [`tokens`] of an ASCII key, a byte at a time (the same tokens, faster).
@@ -350,6 +433,59 @@ mod tests {
             "session_key",
             "session_token_count",
             "iban",
+            // The Python family's key words (issue 13).
+            "e-mail",
+            "E-Mail-Address",
+            "mail",
+            "user_mail",
+            "telephone",
+            "mobile",
+            "mobilePhone",
+            "street",
+            "city",
+            "zip",
+            "zipcode",
+            "zip_code",
+            "ZipCode",
+            "postal",
+            "postal_code",
+            "postcode",
+            "post_code",
+            "social_security",
+            "social_security_number",
+            "socialSecurityNumber",
+            "SOCIALSECURITYNUMBER",
+            "tax_id",
+            "taxId",
+            "expiry",
+            "card_expiry",
+            "bank_account",
+            "routing_number",
+            "database_url",
+            "DATABASE_URL",
+            "db_url",
+            "connection_string",
+            "ConnectionString",
+            "connectionstring",
+            "encryption_key",
+            "signing_key",
+            "pass",
+            "passwd",
+            "passcode",
+            "db_pass",
+            "DB_PASS",
+            "pin",
+            "pin_code",
+            "pass_token",
+            "mail_count",
+            // Cloud storage and webhooks.
+            "AccountKey",
+            "account_key",
+            "SharedAccessKey",
+            "SharedAccessSignature",
+            "sas_token",
+            "webhook_url",
+            "slackWebhookUrl",
         ] {
             assert!(is_sensitive(key), "{key} should be sensitive");
         }
@@ -402,11 +538,52 @@ mod tests {
             "code.line.number",
             "thread.name",
             "skip",
-            "zip",
             "description",
             "ipv4",
             "keyboard",
             "repeat_count",
+            // Words that contain a key word, or name something else next to it.
+            "zipper",
+            "gzip",
+            "zipfile",
+            "zip_file",
+            "zip_path",
+            "zip_level",
+            "zip_size",
+            "passage",
+            "passed",
+            "passes",
+            "passthrough",
+            "bypass",
+            "compass",
+            "pass_count",
+            "num_pass",
+            "first_pass",
+            "render_pass",
+            "pinned",
+            "pinned_version",
+            "spin",
+            "pin_memory",
+            "mailbox",
+            "mailbox_count",
+            "mailer",
+            "gmail_enabled",
+            "capacity",
+            "velocity",
+            "cityscapes",
+            "mobilenet",
+            "MobileNetV2",
+            "tooltip",
+            "expiration_policy",
+            "postfix",
+            "database",
+            "connection",
+            "connection_count",
+            "signing",
+            "encryption",
+            "account_id",
+            "key_id",
+            "webhook",
             "",
             "-",
         ] {
@@ -422,5 +599,8 @@ mod tests {
         assert!(!is_sensitive(&long));
         let long = "a_".repeat(23) + "api_key";
         assert!(is_sensitive(&long));
+        // Tokens up to 24 characters are compared; longer ones match nothing.
+        assert!(is_sensitive("socialsecuritynumber"));
+        assert!(!is_sensitive("socialsecuritynumberxxxxx"));
     }
 }

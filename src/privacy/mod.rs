@@ -16,21 +16,32 @@
 //! `credit_card`, plus `passwd`, `pwd`, `passphrase`, `auth`, `credential(s)`,
 //! `private_key`, `access_key`, `bearer`, `otp`, `jwt`, `csrf`, `xsrf`, `sid`,
 //! `set_cookie`, `ip`, `ip_address`, `x_forwarded_for`, `remote_addr`, `iban`,
-//! `cvv`, `username`, `hostname`, and spellings without separators (`apikey`,
-//! `sessionid`, …). A sensitive key keeps its name and its value, whatever its
-//! type, becomes `"[Filtered]"`.
+//! `cvv`, `username`, `hostname`; the Python packages' words (`e-mail`, `mail`,
+//! `telephone`, `mobile`, `street`, `city`, `zip`, `zipcode`, `postal`,
+//! `social_security`, `tax_id`, `expiry`, `bank_account`, `routing_number`,
+//! `database_url`, `connection_string`, `encryption_key`, `signing_key`, `pass`,
+//! `passcode`, `db_pass`, `pin`); `account_key`, `SharedAccessSignature`,
+//! `webhook_url`; and spellings without separators (`apikey`, `sessionid`,
+//! `zipcode`, `connectionstring`, …). A sensitive key keeps its name and its
+//! value, whatever its type, becomes `"[Filtered]"`.
 //!
-//! - Whole tokens: `author`, `authenticated`, `tokenizer` and `oauth_provider` are
-//!   not sensitive (`oauth` is its own token, not `auth`); `authToken`,
-//!   `oauth_token` and `clientSecret` are.
-//! - **Counts are not secrets**: `session`, `sessions`, `token` or `tokens` next to
-//!   a measure word (count, total, num, number, duration, ms, secs, seconds, len,
-//!   length, size, limit, max, min, avg, used, remaining, ttl, timeout) is not a
-//!   hit, so `session_count`, `session_duration_s`, `num_sessions`, `max_tokens`
-//!   and `token_count` are sent; so are LLM usage counts (`prompt_tokens`,
-//!   `completion_tokens`). `session_id`, `sessionToken` and `session_key` are
-//!   filtered. The crate's own `session_id` tag is exempt by name, not by this rule.
-//!
+//! - Whole tokens: `author`, `authenticated`, `tokenizer`, `zipper`, `passage`,
+//!   `pinned`, `mailbox` and `oauth_provider` are not sensitive (`oauth` is its own
+//!   token, not `auth`); `authToken`, `oauth_token`, `clientSecret`, `e-mail` and
+//!   `db_pass` are.
+//! - **Counts are not secrets**: `session`, `sessions`, `token`, `tokens` or `pass`
+//!   next to a measure word (count, total, num, number, duration, ms, secs,
+//!   seconds, len, length, size, limit, max, min, avg, used, remaining, ttl,
+//!   timeout) is not a hit, so `session_count`, `session_duration_s`,
+//!   `num_sessions`, `max_tokens`, `token_count` and `pass_count` are sent; so are
+//!   LLM usage counts (`prompt_tokens`, `completion_tokens`). `session_id`,
+//!   `sessionToken` and `session_key` are filtered. The crate's own `session_id`
+//!   tag is exempt by name, not by this rule.
+//! - **Other meanings**: `first_pass`, `render_pass` (a pass of an algorithm),
+//!   `zip_file`, `zip_level` (an archive), `pin_memory` (pinned memory) are sent.
+//!   Contact words get no count exemption: `mail_count` is filtered like
+//!   `email_count` (a number is lost, nothing leaks), `mailbox_count` is not.
+
 //! # Values
 //!
 //! Every string that is sent goes through these rules, in this order; each
@@ -39,17 +50,22 @@
 //! | what | becomes |
 //! |---|---|
 //! | PEM private key block (also truncated) | `[private-key]` |
-//! | URL user-info, query string, fragment | `https://[Filtered]@host/path?[Filtered]#[Filtered]` |
+//! | URL user-info, query string, fragment (a password may hold an `@`; `:\/\/` starts a URL too) | `https://[Filtered]@host/path?[Filtered]#[Filtered]` |
+//! | Oracle JDBC `jdbc:oracle:thin:USER/PASSWORD@host` | `jdbc:oracle:thin:[Filtered]@host` |
+//! | cloud storage keys: Azure `AccountKey=`, `SharedAccessKey=`, `SharedAccessSignature=` (to the next `;`), a SAS `sig=` outside a URL, an AWS secret access key (40 characters) after a `secret_access_key`-style name or an `AKIA…` key id | `AccountKey=[Filtered]` |
+//! | webhook URLs whose path is the secret: Slack `hooks.slack.com`, Discord `…/api/webhooks/`, Teams `….webhook.office.com`, `outlook.office.com/webhook…`, Power Automate `….logic.azure.com/workflows/`, Zapier, IFTTT, Telegram `api.telegram.org/bot…`, Make, Pipedream, webhook.site, Google Chat, any `/hooks/<id of 20+>` | `https://hooks.slack.com/[webhook]` |
 //! | JWT (`eyJ….….…`) | `[jwt]` |
 //! | API keys: GitHub `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_`/`github_pat_`, AWS `AKIA`/`ASIA`, Slack `xox?-`, Google `AIza`, `sk-…`, Stripe, GitLab, Hugging Face, npm | `[api-key]` |
 //! | `Bearer <token>` | `Bearer [Filtered]` |
 //! | email address | `[email]` |
-//! | user name in a path: `/home/NAME`, `/Users/NAME`, `C:\Users\NAME` (any drive, either slash), `\\?\C:\Users\NAME`, `Documents and Settings`, `/mnt/c/Users/NAME`, `~NAME/` | `/home/<user>/…` |
+//! | user name in a path: `/home/NAME`, `/var/home/NAME`, `/export/home/NAME`, `/usr/home/NAME`, `/Users/NAME`, `/System/Volumes/Data/Users/NAME`, `C:\Users\NAME` (any drive, either slash), `\\?\C:\Users\NAME`, `\Users\NAME`, `Documents and Settings`, `C:\cygwin64\home\NAME`, `/mnt/c/Users/NAME`, `/cygdrive/c/Users/NAME`, `/c/Users/NAME`; in UNC paths `\\server\share\Users\NAME`, `\\wsl$\Ubuntu\home\NAME`, `\\nas\homes\NAME`; `~NAME/` | `/home/<user>/…` |
 //! | the running user's home directory, when it is not of those forms (`/root`, `/var/lib/alice`) | `<home>/…` |
 //! | this machine's host name, then the login name, as whole words | `<host>`, `<user>` |
 //! | IBAN (mod-97 checked) | `[iban]` |
 //! | card number: 13–19 digits, Luhn-checked, card network prefix | `[card]` |
 //! | US SSN `ddd-dd-dddd` | `[ssn]` |
+//! | MAC address: `00:1A:2B:3C:4D:5E`, `00-1A-2B-3C-4D-5E`, Cisco `001a.2b3c.4d5e` | `[mac]` |
+//! | phone number in national form with separators or parentheses (`555-123-4567`, `(555) 123-4567`, `555.123.4567`, `020 7946 0958`, `01 23 45 67 89`, `0170-1234567`) | `[phone]` |
 //! | phone number in international form (`+44 20 7946 0958`) | `[phone]` |
 //! | IPv6 and IPv4 address | `[ip]` |
 //! | last: `key=value`, `key: value`, `"key": "value"`, `key: Some("value")` with a sensitive key, whatever the rules above left of the value | `key=[Filtered]` |
@@ -58,7 +74,24 @@
 //!
 //! - **URLs** keep scheme, host, port and path (useful for debugging, and a user
 //!   name in the path is caught by the other rules); user-info, query and fragment
-//!   are replaced, never kept.
+//!   are replaced, never kept. A webhook URL keeps scheme and host only: its path
+//!   is its secret (slashes escaped or not; without a scheme, the `hook…` hosts:
+//!   Slack, Zapier, Make, Teams, webhook.site, and `/hooks/<id>`).
+//! - **Connection strings**: a URL's user-info goes whole (to the last `@` before
+//!   the host); a pair that is a field of a connection string (a `;` before its
+//!   key, or `;` and another `Key=` after its value) takes its value to the next
+//!   `;`, blanks included (`Password=my pass;`), and ODBC braces quote a value
+//!   (`PWD={a;b}}c}`). User ids (`User Id=`, `UID=`) are kept, like `user=` in a
+//!   query: they name a database account. `SharedAccessKeyName=` is filtered
+//!   (a key name, but the key rule's `access key`).
+//! - **Cloud keys**: an AWS secret is exactly 40 characters of base64 after its
+//!   name or key id (a 41-character run is something else); a SAS `sig=` has 20
+//!   characters or more (`sig=SIGTERM` is kept).
+//! - **MAC addresses** have one separator throughout and exactly six pairs (or
+//!   Cisco's three groups of four, with a letter): runs of five, seven or eight
+//!   pairs (EUI-64, IPv6 addresses, hex dumps) are not MAC addresses, nor are
+//!   times (`12:34:56`) or three 4-digit numbers; `00:00:00:00:00:00` and
+//!   `ff:ff:ff:ff:ff:ff` identify no device and are kept.
 //! - **Home**: a home of the usual forms (`/home/alice`, `/Users/alice`,
 //!   `C:\Users\alice`) is written `/home/<user>` like any other user's, which keeps
 //!   the OS shape; any other home directory (`/root`, `/var/lib/alice`,
@@ -74,9 +107,14 @@
 //!   recognised when a separator follows it; `/Users/Shared`, `C:\Users\Public`
 //!   and `C:\Users\Default` are not user names. Crate-relative paths
 //!   (`src/users/mod.rs`) are left alone: only root-level `/home/`, `/Users/`,
-//!   `/var/home/`, `/export/home/` and drive-rooted `Users` count. Backslashes
-//!   may be doubled any number of times (`C:\\\\Users\\\\bob`, text escaped twice);
-//!   `~NAME/` counts when not inside a word or a path (`PROGRA~1/`, `a/~b/`).
+//!   `/var/home/`, `/export/home/`, `/usr/home/` and drive-rooted `Users` count.
+//!   Backslashes may be doubled any number of times (`C:\\\\Users\\\\bob`, text
+//!   escaped twice); `~NAME/` counts when not inside a word or a path
+//!   (`PROGRA~1/`, `a/~b/`). A UNC path keeps its server and share (like a URL's
+//!   host) and loses the user name after `Users`, `home`, `homes` or `Documents
+//!   and Settings`; it starts only after a character that cannot be in a path,
+//!   so an escaped `C:\\data\\home\\x` is not one. `\\fileserver\builds\x`,
+//!   `\\.\pipe\x` and `BUILTIN\Users` are kept.
 //! - **Whole words**: addresses, card, SSN, phone and IBAN numbers, API keys and
 //!   JWTs are recognised when not glued to letters or digits (`v1.2.3.4` is a
 //!   version, `x4111111111111111` an identifier); emails and URLs wherever they are.
@@ -95,6 +133,14 @@
 //!   separator or a card's grouping (4-4-4-4, 4-6-5, …): two numbers side by
 //!   side (`5221846 732136`) are not a card. A phone number ends at the last
 //!   group that keeps it within 15 digits; `. ` or two blanks end it.
+//! - **National phone numbers** need their separators: North American numbers
+//!   as `ddd-ddd-dddd` or `ddd.ddd.dddd` (area code 2–9 first, also after `1-`)
+//!   or with the area code in parentheses; numbers with a trunk `0` (not `00`),
+//!   10 to 12 digits, in groups joined by `-`, by `.` or blanks (3 groups or more),
+//!   or after `(0…)`. Bare digit runs (`5551234567`), three numbers side by side
+//!   (`555 123 4567`), two blank-separated numbers (`07700 900123`), dates
+//!   (`2026-11-28`, `28.11.2026`), times, versions (`10.0.19045`), IPv4 addresses,
+//!   UUIDs and numbers glued to a word, a `-`, a `.` or a `/` are kept.
 //!
 //! What survives is as much a contract as what is removed: exception type names,
 //! function and module paths (`std::io::Error`, `openadapt_capture::record::start`),
@@ -106,7 +152,11 @@
 //! The rules never panic, on any input, and run in linear time: the `regex`
 //! crate never backtracks, no pattern searches past a bounded distance for what
 //! it needs (a private key block finds its END line in one pass over the text),
-//! and a rule that rejects a candidate resumes right after it. Most strings cost
+//! and a rule that rejects a candidate resumes right after it (a national phone
+//! number's, at its second group); rules that find where a secret starts and
+//! scan its value on (webhooks, cloud keys, Oracle URLs) skip what they already
+//! rewrote and remember the end of the run they scanned, and a
+//! connection-string field is found in one pass to its `;`. Most strings cost
 //! one pass over their bytes: a vectorised profile (counts of digits, dots,
 //! colons, capitals; an `@`, a `/`, …) shows that no rule can match, and the text
 //! is sent as it is, never copied ([`Cow::Borrowed`]); otherwise one more scan
@@ -336,6 +386,8 @@ impl Scrubber {
         self.broken
             || (self.home.is_some() && (prof.slash || !self.home_has_separator))
             || prof.may_need_rules(s.len())
+            // Cisco's MAC addresses (`001a.2b3c.4d5e`) may have no other trace.
+            || (prof.dots >= 2 && s.len() >= 14 && values::maybe_cisco_mac(s))
             || [&self.host, &self.user]
                 .into_iter()
                 .any(|f| f.as_ref().is_some_and(|f| f.may_match(s)))
@@ -368,6 +420,17 @@ impl Scrubber {
             p, t, c
         ));
         pass!(prof.colons > 0, |t, c| values::urls(p, t, c));
+        pass!(prof.colons >= 3 && prof.at && prof.slash, |t, c| {
+            values::oracle_urls(p, t, c)
+        });
+        pass!(
+            s.len() >= 24 && values::maybe_cloud_key(s, prof.eq, scan.api_key),
+            |t, c| values::cloud_keys(p, t, c)
+        );
+        pass!(
+            prof.slash && prof.dots > 0 && (prof.colons > 0 || values::maybe_bare_webhook(s)),
+            |t, c| values::webhooks(p, t, c)
+        );
         pass!(prof.dots >= 2 && prof.upper > 0, |t, c| values::jwts(
             p, t, c
         ));
@@ -382,6 +445,19 @@ impl Scrubber {
         pass!(s.len() >= 15 && scan.iban, |t, c| values::ibans(p, t, c));
         pass!(scan.run >= 13, |t, c| values::cards(p, t, c));
         pass!(scan.run >= 9 && prof.dash, |t, c| values::ssns(p, t, c));
+        // MAC addresses before phone numbers: `01-23-45-67-89-ab` is not a
+        // French number followed by `-ab`.
+        pass!(
+            s.len() >= 14
+                && (((prof.colons >= 5 || prof.dashes >= 5) && values::maybe_mac_pairs(s))
+                    || (prof.dots >= 2 && values::maybe_cisco_mac(s))),
+            |t, c| values::macs(p, t, c)
+        );
+        // National numbers first: an international number's last groups may
+        // reach into a national number right after it.
+        pass!(values::maybe_national_phone(&prof, &scan), |t, c| {
+            values::national_phones(p, t, c)
+        });
         pass!(prof.digits >= 9 && scan.plus_digit, |t, c| values::phones(
             p, t, c
         ));
@@ -498,17 +574,23 @@ pub(crate) enum Rule {
     ApiKey,
     /// A `key=value` pair with a sensitive key.
     KeyValue,
-    /// URL user-info.
+    /// URL user-info (and Oracle JDBC's `user/password@`).
     UrlUserinfo,
     /// A URL query string or fragment.
     UrlQuery,
+    /// A cloud storage account key, shared access signature or AWS secret key.
+    CloudKey,
+    /// A webhook URL's path (the secret part).
+    Webhook,
+    /// A MAC address.
+    MacAddress,
     /// A string replaced whole because the rules were unavailable (fail closed).
     Unscrubbable,
 }
 
 impl Rule {
     /// Every rule, in the order of [`Redactions`]' storage.
-    pub(crate) const ALL: [Rule; 20] = [
+    pub(crate) const ALL: [Rule; 23] = [
         Rule::Key,
         Rule::Removed,
         Rule::PathUser,
@@ -528,6 +610,9 @@ impl Rule {
         Rule::KeyValue,
         Rule::UrlUserinfo,
         Rule::UrlQuery,
+        Rule::CloudKey,
+        Rule::Webhook,
+        Rule::MacAddress,
         Rule::Unscrubbable,
     ];
 
@@ -553,6 +638,9 @@ impl Rule {
             Rule::KeyValue => "key_value",
             Rule::UrlUserinfo => "url_userinfo",
             Rule::UrlQuery => "url_query",
+            Rule::CloudKey => "cloud_key",
+            Rule::Webhook => "webhook",
+            Rule::MacAddress => "mac_address",
             Rule::Unscrubbable => "unscrubbable",
         }
     }

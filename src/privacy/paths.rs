@@ -79,8 +79,9 @@ pub(crate) const GENERIC_NAMES: &[&str] = &[
     "key",
 ];
 
-/// Whether [`path_users`] can match: a `/` or `\\` right before `home/`, `users`
-/// (any case) or `documents and` (any case). A cheap test that skips the pattern.
+/// Whether [`path_users`] can match: a `/` or `\\` right before `home` and a
+/// separator or an `s` (`/home/`, `\\home\\`, `\\homes\\`), `users` or
+/// `documents and`, all in any case. A cheap test that skips the pattern.
 pub(crate) fn maybe_user_path(s: &str) -> bool {
     let b = s.as_bytes();
     let starts_ci = |i: usize, word: &[u8]| {
@@ -88,7 +89,7 @@ pub(crate) fn maybe_user_path(s: &str) -> bool {
             .is_some_and(|w| w.eq_ignore_ascii_case(word))
     };
     memchr::memchr2_iter(b'/', b'\\', b).any(|i| {
-        b[i + 1..].starts_with(b"home/")
+        (starts_ci(i + 1, b"home") && matches!(b.get(i + 5), Some(b'/' | b'\\' | b's' | b'S')))
             || starts_ci(i + 1, b"users")
             || starts_ci(i + 1, b"documents and")
     })
@@ -438,6 +439,65 @@ mod tests {
                 ),
             ),
             (r"C:\Users\ALICE~1\x", Some(r"C:\Users\<user>\x")),
+            // UNC paths, WSL and other forms that carry a user name.
+            (
+                r"\\fileserver\share\Users\alice\x.log",
+                Some(r"\\fileserver\share\Users\<user>\x.log"),
+            ),
+            (r"\\srv\Users\bob", Some(r"\\srv\Users\<user>")),
+            (
+                r"\\srv\c$\Users\John Smith\x",
+                Some(r"\\srv\c$\Users\<user>\x"),
+            ),
+            (
+                r"\\wsl$\Ubuntu\home\alice\code",
+                Some(r"\\wsl$\Ubuntu\home\<user>\code"),
+            ),
+            (
+                r"\\wsl.localhost\Ubuntu-22.04\home\alice",
+                Some(r"\\wsl.localhost\Ubuntu-22.04\home\<user>"),
+            ),
+            (r"\\nas\homes\carol\x", Some(r"\\nas\homes\<user>\x")),
+            (
+                r"\\?\UNC\srv\share\Users\dave\x",
+                Some(r"\\?\UNC\srv\share\Users\<user>\x"),
+            ),
+            (
+                r#""\\\\srv\\share\\Users\\erin\\x""#,
+                Some(r#""\\\\srv\\share\\Users\\<user>\\x""#),
+            ),
+            (r"\\.\C:\Users\frank\x", Some(r"\\.\C:\Users\<user>\x")),
+            (r"cd \Users\gina\x", Some(r"cd \Users\<user>\x")),
+            ("C:/Users/alice/proj", Some("C:/Users/<user>/proj")),
+            (
+                "/cygdrive/c/Users/alice/x",
+                Some("/cygdrive/c/Users/<user>/x"),
+            ),
+            ("/c/Users/alice/x", Some("/c/Users/<user>/x")),
+            (
+                r"C:\cygwin64\home\alice\x",
+                Some(r"C:\cygwin64\home\<user>\x"),
+            ),
+            ("C:/msys64/home/alice/x", Some("C:/msys64/home/<user>/x")),
+            ("/export/home/alice/x", Some("/export/home/<user>/x")),
+            ("/usr/home/alice/x", Some("/usr/home/<user>/x")),
+            (
+                "/System/Volumes/Data/Users/alice/x",
+                Some("/System/Volumes/Data/Users/<user>/x"),
+            ),
+            (
+                "「\\\\srv\\Users\\hana\\x",
+                Some("「\\\\srv\\Users\\<user>\\x"),
+            ),
+            // Look-alikes that survive.
+            (r"C:\\data\\home\\x", None),
+            (r"\\fileserver\builds\app.exe", None),
+            (r"\\.\pipe\openadapt", None),
+            (r"BUILTIN\Users", None),
+            (r"\\srv\share\Users\Public\x", None),
+            ("/usr/homebrew/x", None),
+            ("src/home/mod.rs", None),
+            ("/data/homes/x", None),
             ("/home/<user>/code", None),
             ("src/users/mod.rs", None),
             ("./users/x", None),

@@ -475,6 +475,23 @@ fn useful_token() -> impl Strategy<Value = String> {
         "(linux|macos|windows|x86_64|aarch64|arm64|production|staging)",
         "[a-z]{3,10}(\\.[a-z]{3,10}){0,2}",
         "127\\.0\\.0\\.1:[0-9]{2,5}",
+        // Numbers with separators that are not phone numbers.
+        "20[0-9]{2}-[01][0-9]-[0-3][0-9]",
+        "[0-3][0-9]\\.[01][0-9]\\.20[0-9]{2}",
+        "[0-2][0-9]:[0-5][0-9]:[0-5][0-9](\\.[0-9]{3})?",
+        "10\\.0\\.[0-9]{5}(\\.[0-9]{4})?",
+        "(localhost|127\\.0\\.0\\.1|\\[::1\\]):[0-9]{2,5}",
+        "[0-9]{1,2}h[0-9]{1,2}m[0-9]{1,2}s",
+        "[a-z_]{1,10}\\.rs:[1-9][0-9]{0,3}:[1-9][0-9]?",
+        "(order|id|#)[0-9]{6,12}",
+        // Look-alikes of MAC addresses, webhooks, connection strings, UNC paths.
+        "[0-9a-f]{2}(:[0-9a-f]{2}){3,4}",
+        "[0-9a-f]{2}(:[0-9a-f]{2}){11}",
+        "[1-9][0-9]{3}\\.[0-9]{4}\\.[0-9]{4}",
+        "https://(api\\.slack\\.com/messaging|discord\\.com/channels|learn\\.microsoft\\.com/teams)/[a-z0-9]{3,10}",
+        "(Server|Database|AccountName|EndpointSuffix)=[a-z0-9.]{3,12};",
+        "sig=SIG(TERM|INT|KILL)",
+        "\\\\\\\\(fileserver|nas)\\\\(builds|share)\\\\[a-z]{3,8}\\.(exe|dll)",
     ]
 }
 

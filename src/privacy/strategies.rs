@@ -234,6 +234,68 @@ pub(crate) fn phone() -> impl Strategy<Value = Planted> {
         )
 }
 
+/// A phone number in national form: North American with dashes, dots or an
+/// area code in parentheses; UK, French and German trunk-prefixed numbers.
+pub(crate) fn national_phone() -> impl Strategy<Value = Planted> {
+    let forms = vec![
+        "{a}-{x}-{y}",
+        "{a}.{x}.{y}",
+        "({a}) {x}-{y}",
+        "({a}){x}-{y}",
+        "({a}) {x} {y}",
+        "1-{a}-{x}-{y}",
+        "0{u} {v} {y}",
+        "(0{u}) {v} {y}",
+        "0{f} {p} {q} {r} {t}",
+        "0{f}.{p}.{q}.{r}.{t}",
+        "0{d}-{g}",
+    ];
+    (
+        select(forms),
+        "[2-9][0-9]{2}",
+        "[0-9]{3}",
+        "[0-9]{4}",
+        (
+            "[1-9][0-9]",
+            "[0-9]{4}",
+            "[1-9]",
+            "[0-9]{2}",
+            "[0-9]{2}",
+            "[0-9]{2}",
+            "[0-9]{2}",
+        ),
+        ("[1-9][0-9]{2}", "[1-9][0-9]{6}"),
+    )
+        .prop_map(|(form, a, x, y, (u, v, f, p, q, r, t), (d, g))| {
+            let text = form
+                .replace("{a}", &a)
+                .replace("{x}", &x)
+                .replace("{y}", &y)
+                .replace("{u}", &u)
+                .replace("{v}", &v)
+                .replace("{f}", &f)
+                .replace("{p}", &p)
+                .replace("{q}", &q)
+                .replace("{r}", &r)
+                .replace("{t}", &t)
+                .replace("{d}", &d)
+                .replace("{g}", &g);
+            // The subscriber's part, however the rest was rewritten.
+            let tail = if form.contains("{x}") {
+                let sep = &form[form.find("{x}").map_or(0, |i| i + 3)..][..1];
+                format!("{x}{sep}{y}")
+            } else if form.contains("{v}") {
+                format!("{v} {y}")
+            } else if form.contains("{g}") {
+                g
+            } else {
+                let sep = if form.contains('.') { "." } else { " " };
+                format!("{q}{sep}{r}{sep}{t}")
+            };
+            Planted::new("national phone", text.clone(), vec![text, tail])
+        })
+}
+
 /// IBAN check digits for `country` and `bban`.
 fn iban_check(country: &str, bban: &str) -> u32 {
     let mut rem: u32 = 0;
@@ -361,6 +423,17 @@ pub(crate) fn key_value() -> impl Strategy<Value = Planted> {
         "x-api-key",
         "user.password",
         "sessionToken",
+        "e-mail",
+        "db_pass",
+        "passcode",
+        "pin",
+        "zip",
+        "city",
+        "DATABASE_URL",
+        "connectionString",
+        "signing_key",
+        "social_security_number",
+        "AccountKey",
     ];
     let forms = vec![
         "{k}={v}",
@@ -453,6 +526,17 @@ pub(crate) fn user_path() -> impl Strategy<Value = Planted> {
         r"\\?\C:\Users\{N}\{P}",
         r"C:\Documents and Settings\{N}\{P}",
         "~{n}/{p}",
+        r"\\fileserver\share\Users\{N}\{P}",
+        r"\\desk-01\Users\{N} {M}\{P}",
+        r"\\wsl$\Ubuntu\home\{n}\{P}",
+        r"\\?\UNC\srv\c$\Users\{N}\{P}",
+        r"\\\\srv\\share\\Users\\{N}\\{PP}",
+        r"C:\cygwin64\home\{n}\{P}",
+        "/usr/home/{n}/{p}",
+        "/export/home/{n}/{p}",
+        "/cygdrive/c/Users/{N}/{p}",
+        "/c/Users/{N}/{p}",
+        "/System/Volumes/Data/Users/{N}/{p}",
     ];
     (
         select(forms),
@@ -477,6 +561,116 @@ pub(crate) fn user_path() -> impl Strategy<Value = Planted> {
         })
 }
 
+/// A connection string or cloud credential: ADO.NET and ODBC fields (a
+/// password with blanks, or in braces with `;` and `}}`), a URL whose password
+/// holds an `@`, Oracle JDBC, Azure storage and Service Bus keys, a shared access
+/// signature, an AWS secret access key after its name or its key id.
+pub(crate) fn connection_string() -> impl Strategy<Value = Planted> {
+    let forms = vec![
+        "Server={h};Database=app;User Id={u};Password={w} {x};Encrypt=true",
+        "Password={w} {x};Server={h}",
+        "Driver={ODBC Driver 18};Server={h};UID={u};PWD={{w};}}{x}};",
+        "{s}://{u}:{w}@{x}@{h}/app",
+        "jdbc:oracle:thin:{u}/{w}{x}@{h}:1521:orcl",
+        "jdbc:sqlserver://{h}:1433;databaseName=app;user={u};password={w}{x};",
+        "DefaultEndpointsProtocol=https;AccountName={u};AccountKey={k};EndpointSuffix=core.windows.net",
+        "Endpoint=sb://{h}/;SharedAccessKeyName=Root;SharedAccessKey={k}",
+        "sv=2022-11-02&ss=b&sp=rl&se=2026-12-01&sig={g}",
+        "aws_secret_access_key = {a}",
+        "--aws-secret-access-key {a}",
+        "AKIA{I}:{a}",
+    ];
+    (
+        select(forms),
+        "[a-z][a-z0-9]{3,8}\\.example\\.(com|net)",
+        "[a-z][a-z0-9_]{3,9}",
+        "[A-Za-z0-9!%*+_.-]{6,14}",
+        "[A-Za-z0-9]{6,10}",
+        "[A-Za-z0-9+/]{86}==",
+        "[A-Za-z0-9%]{30,44}",
+        "[A-Za-z0-9/+]{40}",
+        "[A-Z0-9]{16}",
+        select(vec!["postgres", "mongodb+srv", "redis", "mysql", "amqp"]),
+    )
+        .prop_map(|(form, h, u, w, x, k, g, a, id, scheme)| {
+            let text = form
+                .replace("{h}", &h)
+                .replace("{u}", &u)
+                .replace("{w}", &w)
+                .replace("{x}", &x)
+                .replace("{k}", &k)
+                .replace("{g}", &g)
+                .replace("{a}", &a)
+                .replace("{I}", &id)
+                .replace("{s}", scheme);
+            let forbidden = if form.contains("{k}") {
+                vec![k]
+            } else if form.contains("{g}") {
+                vec![g]
+            } else if form.contains("{a}") {
+                vec![a]
+            } else {
+                vec![w, x]
+            };
+            Planted::new("connection string", text, forbidden)
+        })
+}
+
+/// A webhook URL whose path is the secret (Slack, Discord, Teams, Zapier,
+/// Telegram, Mattermost), with or without a scheme.
+pub(crate) fn webhook() -> impl Strategy<Value = Planted> {
+    let forms = vec![
+        "https://hooks.slack.com/services/T{U}/B{U}/{t}",
+        "hooks.slack.com/services/T{U}/B{U}/{t}",
+        "https://discord.com/api/webhooks/{n}/{t}",
+        "https://{h}.webhook.office.com/webhookb2/{t}@{U}/IncomingWebhook/{t}/{U}",
+        "https://hooks.zapier.com/hooks/catch/{n}/{t}/",
+        "https://api.telegram.org/bot{n}:{t}/sendMessage",
+        "https://chat.{h}.com/hooks/{t}",
+    ];
+    (
+        select(forms),
+        "[A-Z0-9]{8,10}",
+        "[a-z0-9]{26,40}",
+        "[0-9]{9,18}",
+        "[a-z][a-z0-9]{3,9}",
+    )
+        .prop_map(|(form, upper, token, n, h)| {
+            let text = form
+                .replace("{U}", &upper)
+                .replace("{t}", &token)
+                .replace("{n}", &n)
+                .replace("{h}", &h);
+            Planted::new("webhook", text, vec![token])
+        })
+}
+
+/// A MAC address in one of its three notations (never all zeros or all `f`,
+/// which are kept on purpose; Cisco's with a letter).
+pub(crate) fn mac() -> impl Strategy<Value = Planted> {
+    (any::<[u8; 6]>(), 0..4usize)
+        .prop_filter("an address that identifies a device", |(b, form)| {
+            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            !b.iter().all(|x| *x == 0)
+                && !b.iter().all(|x| *x == 0xff)
+                && (*form != 3 || hex.bytes().any(|c| c.is_ascii_alphabetic()))
+        })
+        .prop_map(|(b, form)| {
+            let pairs: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+            let text = match form {
+                0 => pairs.join(":"),
+                1 => pairs.join(":").to_ascii_uppercase(),
+                2 => pairs.join("-").to_ascii_uppercase(),
+                _ => pairs
+                    .chunks(2)
+                    .map(|c| c.concat())
+                    .collect::<Vec<_>>()
+                    .join("."),
+            };
+            Planted::whole("mac", text)
+        })
+}
+
 /// Any secret that needs no knowledge of the machine.
 pub(crate) fn generic_secret() -> impl Strategy<Value = Planted> {
     prop_oneof![
@@ -486,6 +680,7 @@ pub(crate) fn generic_secret() -> impl Strategy<Value = Planted> {
         card(),
         ssn(),
         phone(),
+        national_phone(),
         iban(),
         private_key(),
         bearer(),
@@ -494,6 +689,9 @@ pub(crate) fn generic_secret() -> impl Strategy<Value = Planted> {
         key_value(),
         url(),
         user_path(),
+        connection_string(),
+        webhook(),
+        mac(),
     ]
 }
 

@@ -72,6 +72,18 @@ fn must_survive() {
         "run by root",
         "",
         "日本語のテキスト ✓ émoji 🎉",
+        // Numbers that look like national phone numbers and are not.
+        "2026-11-28 and 28.11.2026 at 12:34:56, build 10.0.19045 (1.2.3)",
+        "order 5551234567, 555 123 4567 items, port 5432, took 00:01:02.345",
+        "ids 12345678-1234-4123-8123-123456789012 and 1234-5678-9012",
+        "kernel 6.8.0-45-generic, build 10.0.22631.3155, 127.0.0.1:5432",
+        // Look-alikes of MAC addresses, webhooks, connection strings, cloud keys
+        // and UNC paths.
+        "at 12:34:56, bytes de:ad:be:ef, dump 00:11:22:33:44:55:66:77:88:99:aa:bb, 1234.5678.9012",
+        "see https://api.slack.com/messaging/webhooks and https://discord.com/channels/1/2",
+        "Server=db;Database=app;AccountName=acme;EndpointSuffix=core.windows.net",
+        "got sig=SIGTERM from .git/hooks/pre-commit",
+        r"copied \\fileserver\builds\app.exe and \\.\pipe\openadapt",
     ] {
         let got = s.scrub_str(text, &mut Redactions::default());
         assert!(matches!(got, Cow::Borrowed(_)), "{text:?} became {got:?}");
@@ -93,6 +105,27 @@ fn planted_secrets_are_replaced() {
         ("card 4111-1111-1111-1111", "card [card]"),
         ("ssn 078-05-1120", "ssn [ssn]"),
         ("call +1 415 555 2671", "call [phone]"),
+        ("Call 555-123-4567", "Call [phone]"),
+        ("(555) 123-4567", "[phone]"),
+        ("555.123.4567", "[phone]"),
+        ("+1 555 123 4567", "[phone]"),
+        (
+            "ring 020 7946 0958 or 01 23 45 67 89",
+            "ring [phone] or [phone]",
+        ),
+        // An international number right before a national one does not take
+        // the national one's area code.
+        ("+44 20 7946 0958 555-123-4567", "[phone] [phone]"),
+        ("+1 (555) 123-4567", "+1 [phone]"),
+        ("+1-555-123-4567", "[phone]"),
+        ("nic 01-23-45-67-89-ab", "nic [mac]"),
+        // Only a Cisco MAC address in the text, or a webhook without a scheme
+        // (no `:`): the gates still let the rules run.
+        ("nic 001a.2b3c.4d5e", "nic [mac]"),
+        (
+            "posting to hooks.slack.com/services/T0/B0/xyz",
+            "posting to hooks.slack.com/[webhook]",
+        ),
         ("iban GB82 WEST 1234 5698 7654 32", "iban [iban]"),
         (
             "Authorization: Bearer abc123def456",
@@ -318,6 +351,25 @@ fn never_panics_on_odd_text() {
         "a\u{200b}@b.co",
         "1.2.3.",
         ".1.2.3.4",
+        "\\\\",
+        "\\\\?\\",
+        "\\\\a\\",
+        "PWD={",
+        "PWD={}}",
+        "Password=;",
+        ";password=",
+        "sig=",
+        "AccountKey=",
+        "00:1a:2b:3c:4d:5e:",
+        ":00:1a:2b:3c:4d:5e",
+        "001a.2b3c.4d5e.",
+        "hooks.slack.com/",
+        "discord.com/api/webhooks",
+        "jdbc:oracle:thin:/@",
+        "(0",
+        "(555)",
+        "1-",
+        "0-",
     ];
     for text in odd {
         let _ = s.scrub_str(text, &mut Redactions::default());
@@ -342,6 +394,15 @@ fn large_inputs_are_linear() {
         "1.",
         "1-",
         "+1",
+        "555-123-",
+        "(555) ",
+        "01 ",
+        "\\\\a\\",
+        "00:1a:",
+        "001a.",
+        "hooks.slack.com/",
+        "Password=a;",
+        "PWD={",
         "::",
         "@a.",
         "/home/",

@@ -29,6 +29,8 @@ pub(crate) const MARKERS: &[&str] = &[
     "[ssn]",
     "[phone]",
     "[ip]",
+    "[mac]",
+    "[webhook]",
     "<user>",
     "<home>",
     "<host>",
@@ -40,6 +42,10 @@ pub(crate) struct Patterns {
     pem_begin: Regex,
     pem_end: Regex,
     url: Regex,
+    oracle: Regex,
+    cloud: Regex,
+    webhook: Regex,
+    mac: Regex,
     jwt: Regex,
     api_key: Regex,
     bearer: Regex,
@@ -48,6 +54,7 @@ pub(crate) struct Patterns {
     digit_run: Regex,
     ssn: Regex,
     phone: Regex,
+    phone_national: Regex,
     ipv6: Regex,
     ipv4: Regex,
     pub(crate) path_user: Regex,
@@ -77,22 +84,71 @@ impl Patterns {
     fn new() -> Result<Self, regex::Error> {
         let windows_sep = r"(?:\\+|/)";
         let name = name_pattern();
+        // A UNC server or share, or the `?` / `.` of `\\?\` and `\\.\`. A UNC
+        // path starts after a character that cannot be in a path (not after
+        // `C:` or a name: `C:\\data\\home\\x` is a path escaped, not a UNC path).
+        let segment = format!(r"(?:{name}|[?.])");
         let path_user = format!(
-            r"(?x)
+            r#"(?x)
             (?:^|[^A-Za-z0-9._~\-]|\\[ntr])
             (?:
-                (?:(?:/var|/export)?/home/|/(?:mnt|cygdrive)/[A-Za-z]/(?i:users)/|/(?i:users)/)
+                (?:
+                    (?:/var|/export|/usr)?/home/
+                  | (?:/mnt|/cygdrive)?/[A-Za-z]/(?i:users)/
+                  | (?:/System/Volumes/Data)?/(?i:users)/
+                )
                 {name}
               |
-                (?:\\\\\?\\)?[A-Za-z]:{windows_sep}(?i:users|documents\ and\ settings){windows_sep}
+                (?:
+                    (?:\\\\[?.]\\)?[A-Za-z]:{windows_sep}
+                    (?:(?i:users|documents\ and\ settings)|(?i:cygwin|cygwin64|msys64|msys32|msys2){windows_sep}(?i:home))
+                  | \\+(?i:users)
+                )
+                {windows_sep}
                 (?:{name}(?:\ {name}){{1,3}}{windows_sep}|{name})
-            )"
+            )
+            | (?:^|[^A-Za-z0-9._~\-:$\\/]|\\[ntr])
+              \\{{2,}}{segment}(?:{windows_sep}{segment}){{0,3}}{windows_sep}
+              (?i:users|home|homes|documents\ and\ settings){windows_sep}
+              (?:{name}(?:\ {name}){{1,3}}{windows_sep}|{name})"#
         );
         Ok(Self {
             pem_begin: Regex::new(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")?,
             pem_end: Regex::new(r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")?,
             url: Regex::new(
-                r#"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?P<userinfo>[^\s/?#@"'<>\[\]]*@)?(?P<rest>[^\s?#"'<>]*)(?P<query>\?[^\s#"'<>]*)?(?P<fragment>#[^\s"'<>]*)?"#,
+                r#"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):(?://|\\/\\/)(?P<userinfo>[^\s/?#"'<>\[\]]*@)?(?P<rest>[^\s?#"'<>]*)(?P<query>\?[^\s#"'<>]*)?(?P<fragment>#[^\s"'<>]*)?"#,
+            )?,
+            oracle: Regex::new(r"(?i:jdbc:oracle:[a-z0-9]+:)(?:@?//)?")?,
+            cloud: Regex::new(
+                r#"(?x)
+                (?P<azure>(?i:AccountKey|SharedAccessKey|SharedAccessSignature)[\ \t]*=[\ \t]*)
+                | (?P<sig>(?:^|[?&;\s"'])(?i:sig)=)
+                | (?i:secret[_.\-\ ]?access[_.\-\ ]?key)["']?[\s:=>,"']{1,8}(?P<aws>[A-Za-z0-9/+]{40})
+                | (?:AKIA|ASIA)[A-Z0-9]{16}[\s:,;|"'=/]{1,4}(?P<aws_pair>[A-Za-z0-9/+]{40})"#,
+            )?,
+            // Where a webhook's path starts; the path runs on (see `webhooks`).
+            webhook: Regex::new(
+                r#"(?x)
+                (?i:
+                    hooks\.slack\.com
+                  | discord(?:app)?\.com
+                  | webhook\.office\.com
+                  | outlook\.office(?:365)?\.com
+                  | logic\.azure\.com
+                  | hooks\.zapier\.com
+                  | maker\.ifttt\.com
+                  | api\.telegram\.org
+                  | hook\.(?:[a-z0-9]+\.)?make\.com
+                  | hook\.integromat\.com
+                  | m\.pipedream\.net
+                  | webhook\.site
+                  | chat\.googleapis\.com
+                )
+                (?::[0-9]{1,5})?(?:/|\\/)
+                | /hooks/[A-Za-z0-9]{20}"#,
+            )?,
+            mac: Regex::new(
+                r"[0-9A-Fa-f]{2}[:\-][0-9A-Fa-f]{2}(?:[:\-][0-9A-Fa-f]{2}){4}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}",
             )?,
             jwt: Regex::new(
                 r"eyJ[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]{2,}(?:\.[A-Za-z0-9_\-]*){1,3}",
@@ -119,6 +175,18 @@ impl Patterns {
             digit_run: Regex::new(r"[0-9]+(?:[ \-][0-9]+)*")?,
             ssn: Regex::new(r"[0-9]{3}-[0-9]{2}-[0-9]{4}")?,
             phone: Regex::new(r"\+[1-9][0-9 .\-()]{6,24}")?,
+            // Candidates only: `national_phone` decides. One separator kind per
+            // number (after an area code in parentheses, blanks and dashes); the
+            // first group is an area code (2-9) or starts with a trunk `0`.
+            phone_national: Regex::new(
+                r"(?x)
+                \((?:[2-9][0-9]{2}|0[1-9][0-9]{0,3})\)[\ \-]?[0-9]{2,8}(?:[\ \-][0-9]{2,8}){0,3}
+                | (?:1-)?[2-9][0-9]{2}-[0-9]{3}-[0-9]{4}
+                | (?:1\.)?[2-9][0-9]{2}\.[0-9]{3}\.[0-9]{4}
+                | 0[1-9][0-9]{0,3}(?:-[0-9]{2,8}){1,4}
+                | 0[1-9][0-9]{0,3}(?:\.[0-9]{2,8}){2,4}
+                | 0[1-9][0-9]{0,3}(?:\ [0-9]{2,8}){2,4}",
+            )?,
             ipv6: Regex::new(r"[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[0-9A-Za-z]+)?")?,
             ipv4: Regex::new(r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")?,
             path_user: Regex::new(&path_user)?,
@@ -141,6 +209,8 @@ pub(crate) struct Profile {
     pub(crate) upper: usize,
     pub(crate) at: bool,
     pub(crate) dash: bool,
+    /// How many `-` (a MAC address written with dashes needs five).
+    pub(crate) dashes: usize,
     pub(crate) eq: bool,
     pub(crate) slash: bool,
     pub(crate) tilde: bool,
@@ -207,6 +277,7 @@ impl Profile {
             upper: lane(3),
             at: lane(4) > 0,
             dash: lane(6) > 0,
+            dashes: lane(6),
             eq: lane(7) > 0,
             slash: lane(8) > 0,
             tilde: lane(9) > 0,
@@ -218,10 +289,11 @@ impl Profile {
     /// Longer text: counts in vector code, per block of at most 255 bytes.
     fn of_long(s: &str) -> Self {
         let (mut digits, mut dots, mut colons, mut upper) = (0usize, 0usize, 0usize, 0usize);
+        let mut dashes = 0usize;
         let mut flags = 0u8;
         // Byte counters, summed per block of at most 255 bytes: vector code.
         for block in s.as_bytes().chunks(255) {
-            let (mut d, mut o, mut c, mut u) = (0u8, 0u8, 0u8, 0u8);
+            let (mut d, mut o, mut c, mut u, mut h) = (0u8, 0u8, 0u8, 0u8, 0u8);
             let (mut at, mut dash, mut eq) = (0u8, 0u8, 0u8);
             let (mut slash, mut tilde, mut under, mut b_) = (0u8, 0u8, 0u8, 0u8);
             for &b in block {
@@ -231,6 +303,7 @@ impl Profile {
                 c += u8::from(b == b':');
                 at |= u8::from(b == b'@');
                 dash |= u8::from(b == b'-');
+                h += u8::from(b == b'-');
                 eq |= u8::from(b == b'=');
                 slash |= u8::from(b == b'/') | u8::from(b == b'\\');
                 tilde |= u8::from(b == b'~');
@@ -241,6 +314,7 @@ impl Profile {
             dots += usize::from(o);
             colons += usize::from(c);
             upper += usize::from(u);
+            dashes += usize::from(h);
             flags |= at | dash << 2 | eq << 3 | slash << 4 | tilde << 5 | under << 6 | b_ << 7;
         }
         let flag = |bit: u8| flags & (1 << bit) != 0;
@@ -251,6 +325,7 @@ impl Profile {
             upper,
             at: flag(0),
             dash: flag(2),
+            dashes,
             eq: flag(3),
             slash: flag(4),
             tilde: flag(5),
@@ -289,9 +364,12 @@ pub(crate) struct Scan {
     pub(crate) run: usize,
     /// The most groups in a number whose groups are joined by one `.`.
     pub(crate) dotted: usize,
+    /// The most digits in a number whose groups are joined by one `.`.
+    pub(crate) dot_run: usize,
     /// A prefix of a known API key shape.
     pub(crate) api_key: bool,
-    /// `/home/`, `/users`, `\\Users`, `/Documents and` (any case).
+    /// `/home/`, `\\home\\`, `/homes`, `/users`, `\\Users`, `/Documents and` (any
+    /// case).
     pub(crate) user_path: bool,
     /// `bearer` (any case).
     pub(crate) bearer: bool,
@@ -299,6 +377,8 @@ pub(crate) struct Scan {
     pub(crate) iban: bool,
     /// `+` and a digit.
     pub(crate) plus_digit: bool,
+    /// `(` and a digit (an area code in parentheses).
+    pub(crate) paren_digit: bool,
 }
 
 /// API key prefixes that come before a `_` or `-`.
@@ -331,7 +411,7 @@ impl Scan {
                 .is_some_and(|w| w.eq_ignore_ascii_case(word))
         };
         let mut scan = Scan::default();
-        let (mut run, mut dotted) = (0usize, 0usize);
+        let (mut run, mut dotted, mut dot_run) = (0usize, 0usize, 0usize);
         let (mut prev, mut prev2) = (0u8, 0u8);
         for (i, &c) in b.iter().enumerate() {
             // Most bytes are lower-case letters that start nothing.
@@ -344,15 +424,17 @@ impl Scan {
                     if !prev.is_ascii_digit() {
                         // A group starts: the same number if one separator joins it.
                         match (prev2.is_ascii_digit(), prev) {
-                            (true, b' ' | b'-') => dotted = 0,
+                            (true, b' ' | b'-') => (dotted, dot_run) = (0, 0),
                             (true, b'.') => run = 0,
-                            _ => (run, dotted) = (0, 0),
+                            _ => (run, dotted, dot_run) = (0, 0, 0),
                         }
                         dotted += 1;
                         scan.dotted = scan.dotted.max(dotted);
                     }
                     run += 1;
                     scan.run = scan.run.max(run);
+                    dot_run += 1;
+                    scan.dot_run = scan.dot_run.max(dot_run);
                 }
                 b'_' | b'-' => {
                     scan.api_key |= KEY_PREFIXES.iter().any(|p| b[..i].ends_with(p));
@@ -374,11 +456,13 @@ impl Scan {
                 }
                 b'b' => scan.bearer |= starts_ci(i + 1, b"earer"),
                 b'/' | b'\\' => {
-                    scan.user_path |= b[i + 1..].starts_with(b"home/")
+                    scan.user_path |= starts_ci(i + 1, b"home")
+                        && matches!(b.get(i + 5), Some(b'/' | b'\\' | b's' | b'S'))
                         || starts_ci(i + 1, b"users")
                         || starts_ci(i + 1, b"documents and");
                 }
                 b'+' => scan.plus_digit |= b.get(i + 1).is_some_and(u8::is_ascii_digit),
+                b'(' => scan.paren_digit |= b.get(i + 1).is_some_and(u8::is_ascii_digit),
                 _ => {}
             }
             prev2 = prev;
@@ -389,13 +473,14 @@ impl Scan {
 }
 
 /// The most digits in a run of digit groups separated by one space or dash
-/// (what a card number, an SSN or a phone number's groups need), and the most
-/// digit groups separated by single dots (an IPv4 address needs 4). Text
-/// between numbers is skipped quickly.
+/// (what a card number, an SSN or a phone number's groups need), the most
+/// digit groups separated by single dots (an IPv4 address needs 4), and the
+/// most digits in such a dotted number (a phone number written with dots needs
+/// 10). Text between numbers is skipped quickly.
 #[cfg(test)]
-pub(crate) fn digit_runs(s: &str) -> (usize, usize) {
+pub(crate) fn digit_runs(s: &str) -> (usize, usize, usize) {
     let b = s.as_bytes();
-    let (mut best_run, mut best_dotted) = (0, 0);
+    let (mut best_run, mut best_dotted, mut best_dot_run) = (0, 0, 0);
     let mut i = 0;
     while let Some(k) = b
         .get(i..)
@@ -403,23 +488,25 @@ pub(crate) fn digit_runs(s: &str) -> (usize, usize) {
     {
         // A number: digit groups joined by one ` `, `-` or `.`.
         i += k;
-        let (mut run, mut dotted) = (0, 0);
+        let (mut run, mut dotted, mut dot_run) = (0, 0, 0);
         loop {
             let group = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
             run += group;
             dotted += 1;
+            dot_run += group;
             best_run = best_run.max(run);
             best_dotted = best_dotted.max(dotted);
+            best_dot_run = best_dot_run.max(dot_run);
             i += group;
             match (b.get(i), b.get(i + 1)) {
-                (Some(b' ' | b'-'), Some(d)) if d.is_ascii_digit() => dotted = 0,
+                (Some(b' ' | b'-'), Some(d)) if d.is_ascii_digit() => (dotted, dot_run) = (0, 0),
                 (Some(b'.'), Some(d)) if d.is_ascii_digit() => run = 0,
                 _ => break,
             }
             i += 1;
         }
     }
-    (best_run, best_dotted)
+    (best_run, best_dotted, best_dot_run)
 }
 
 /// Whether an API key of a known shape can start in `s`: one of their prefixes
@@ -480,6 +567,25 @@ pub(crate) fn plus_digit(s: &str) -> bool {
     s.as_bytes()
         .windows(2)
         .any(|w| w[0] == b'+' && w[1].is_ascii_digit())
+}
+
+/// Whether a `(` is followed by a digit (an area code in parentheses).
+#[cfg(test)]
+pub(crate) fn paren_digit(s: &str) -> bool {
+    s.as_bytes()
+        .windows(2)
+        .any(|w| w[0] == b'(' && w[1].is_ascii_digit())
+}
+
+/// Whether [`national_phones`] may match, from the profile's digit count and
+/// the scan: 10 digits, and 10 of them in one number joined by blanks or
+/// dashes, or 5 after an area code in parentheses, or 10 in one dotted number
+/// of three groups or more.
+pub(crate) fn maybe_national_phone(prof: &Profile, scan: &Scan) -> bool {
+    prof.digits >= 10
+        && (scan.run >= 10
+            || (scan.paren_digit && scan.run >= 5)
+            || (scan.dotted >= 3 && scan.dot_run >= 10))
 }
 
 /// Whether `haystack` contains `needle` (ASCII, lower case), ignoring ASCII case.
@@ -637,10 +743,14 @@ fn truncated_pem_len(text: &str) -> usize {
 }
 
 /// URLs keep scheme, host, port and path; user-info becomes `[Filtered]@`, the
-/// query `?[Filtered]` and the fragment `#[Filtered]`.
+/// query `?[Filtered]` and the fragment `#[Filtered]`. User-info runs to the
+/// last `@` before the host (a password may hold an `@`); `:\/\/` (JSON with
+/// escaped slashes) starts a URL too.
 pub(crate) fn urls(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
     let b = s.as_bytes();
-    if !memchr::memchr_iter(b':', b).any(|i| b.get(i + 1..i + 3) == Some(b"//")) {
+    if !memchr::memchr_iter(b':', b)
+        .any(|i| b.get(i + 1..i + 3) == Some(b"//") || b.get(i + 1..i + 5) == Some(b"\\/\\/"))
+    {
         return None;
     }
     let mut w = Rewriter::new(s);
@@ -666,6 +776,308 @@ pub(crate) fn urls(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<Str
             {
                 counts.bump(rule);
             }
+        }
+    }
+    w.finish()
+}
+
+/// Oracle's JDBC URLs carry `user/password@` with no `//` before them
+/// (`jdbc:oracle:thin:scott/tiger@host:1521:orcl`): they become `[Filtered]@`,
+/// like a URL's user-info (up to the last `@` of the URL: a password may hold
+/// one).
+pub(crate) fn oracle_urls(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    if !contains_ci(s, "jdbc:oracle:") {
+        return None;
+    }
+    let mut w = Rewriter::new(s);
+    let mut token = Token::default();
+    // The last `@` of the run the previous match was in (one search per run).
+    let mut last_at: Option<(usize, Option<usize>)> = None;
+    for m in p.oracle.find_iter(s) {
+        if m.start() < w.position() {
+            continue;
+        }
+        let end = token.end(s, m.end());
+        let at = match last_at {
+            Some((run_end, at)) if run_end == end => at,
+            _ => {
+                let at = memchr::memrchr(b'@', &s.as_bytes()[m.end()..end]).map(|i| m.end() + i);
+                last_at = Some((end, at));
+                at
+            }
+        };
+        let Some(at) = at.filter(|at| *at > m.end()) else {
+            continue;
+        };
+        let at = at - m.end();
+        let creds = &s[m.end()..m.end() + at];
+        let user_ok = creds
+            .split_once('/')
+            .is_some_and(|(user, _)| !user.is_empty() && !user.contains(['@', ':']));
+        if user_ok && w.replace(m.end()..m.end() + at, FILTERED) {
+            counts.bump(Rule::UrlUserinfo);
+        }
+    }
+    w.finish()
+}
+
+/// The end of a run of text with no blank, quote or angle bracket, remembered:
+/// a pass that looks from several starts in one run scans it once.
+#[derive(Default)]
+struct Token {
+    start: usize,
+    end: usize,
+}
+
+impl Token {
+    /// Where the run that holds `from` ends (what may end it: blanks, quotes,
+    /// `<`, `>`, and `extra`).
+    fn end_with(&mut self, s: &str, from: usize, extra: &[u8]) -> usize {
+        if !(self.start <= from && from <= self.end) || self.end == 0 {
+            let b = s.as_bytes();
+            let len = b[from..]
+                .iter()
+                .position(|c| c.is_ascii_whitespace() || b"\"'<>".contains(c) || extra.contains(c))
+                .unwrap_or(b.len() - from);
+            (self.start, self.end) = (from, from + len);
+        }
+        self.end
+    }
+
+    fn end(&mut self, s: &str, from: usize) -> usize {
+        self.end_with(s, from, b"")
+    }
+}
+
+/// Whether [`cloud_keys`] may match: with an `=`, `key` or `sig` (any case:
+/// `AccountKey=`, `SharedAccessSignature=`, `sig=`, `secret_access_key=`);
+/// without, `secret`, `Secret` or `SECRET` (an AWS secret after its name) in
+/// text long enough to hold it; or the prefix of an AWS access key id
+/// (`scan_api_key`, from [`Scan`]).
+pub(crate) fn maybe_cloud_key(s: &str, eq: bool, scan_api_key: bool) -> bool {
+    // `secret`, `Secret`, `SECRET`: vectorised searches for a rare word, not a
+    // candidate at every `s` of a path.
+    static SECRET: LazyLock<[memchr::memmem::Finder<'static>; 3]> = LazyLock::new(|| {
+        [b"secret".as_slice(), b"Secret", b"SECRET"].map(memchr::memmem::Finder::new)
+    });
+    scan_api_key
+        || (eq && (contains_ci(s, "key") || contains_ci(s, "sig")))
+        || (s.len() >= 56 && SECRET.iter().any(|f| f.find(s.as_bytes()).is_some()))
+}
+
+/// Cloud storage account keys: Azure connection strings' `AccountKey=`,
+/// `SharedAccessKey=` and `SharedAccessSignature=` values (to the next `;`), a
+/// shared access signature's `sig=` (20 characters or more) outside a URL, and
+/// an AWS secret access key (exactly 40 characters of base64) after a
+/// `secret_access_key`-style name or right after an access key id
+/// (`AKIA…:secret`): the secret becomes `[Filtered]`.
+pub(crate) fn cloud_keys(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let b = s.as_bytes();
+    let mut w = Rewriter::new(s);
+    for caps in p.cloud.captures_iter(s) {
+        let Some(all) = caps.get(0) else {
+            continue;
+        };
+        if all.start() < w.position() {
+            continue;
+        }
+        let value = if caps.name("azure").is_some() {
+            let len = b[all.end()..]
+                .iter()
+                .position(|c| c.is_ascii_whitespace() || b";\"'<>".contains(c))
+                .unwrap_or(b.len() - all.end());
+            (len > 0).then(|| all.end()..all.end() + len)
+        } else if caps.name("sig").is_some() {
+            let len = b[all.end()..]
+                .iter()
+                .position(|c| !(c.is_ascii_alphanumeric() || b"%+/=_-".contains(c)))
+                .unwrap_or(b.len() - all.end());
+            (len >= 20).then(|| all.end()..all.end() + len)
+        } else {
+            // An AWS secret is exactly 40 characters.
+            caps.name("aws")
+                .or_else(|| caps.name("aws_pair"))
+                .filter(|v| {
+                    !at(s, v.end())
+                        .is_some_and(|c| c.is_ascii_alphanumeric() || b"/+=".contains(&c))
+                })
+                .map(|v| v.range())
+        };
+        if let Some(value) = value
+            && &s[value.clone()] != FILTERED
+            && w.replace(value, FILTERED)
+        {
+            counts.bump(Rule::CloudKey);
+        }
+    }
+    w.finish()
+}
+
+/// Webhook URLs whose path is the secret: Slack (`hooks.slack.com/…`), Discord
+/// (`discord.com/api/webhooks/…`), Microsoft Teams and Office 365
+/// (`….webhook.office.com/…`, `outlook.office.com/webhook…`, Power Automate's
+/// `….logic.azure.com/workflows/…`), Zapier, IFTTT, Telegram bots
+/// (`api.telegram.org/bot…`), Make, Pipedream, webhook.site, Google Chat; and
+/// any `/hooks/` followed by an id of 20 characters or more (Mattermost,
+/// Rocket.Chat). Scheme and host are kept, the path (to a blank, a quote, `?`
+/// or `#`) becomes `/[webhook]`; slashes escaped (`\/`) or not. The scrubber
+/// runs this pass on text with a `:` (a scheme) or with `hook` (the hosts that
+/// are written without one: Slack, Zapier, Make, Teams).
+pub(crate) fn webhooks(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let mut w = Rewriter::new(s);
+    let mut token = Token::default();
+    for m in p.webhook.find_iter(s) {
+        if m.start() < w.position() {
+            continue;
+        }
+        let text = m.as_str();
+        let start = if text.starts_with("/hooks/") {
+            m.start()
+        } else {
+            // A host of its own (`ptb.discord.com`), not part of another name.
+            let glued = before(s, m.start())
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let slash = if text.ends_with("\\/") { 2 } else { 1 };
+            let host = text[..text.len() - slash]
+                .split(':')
+                .next()
+                .unwrap_or_default();
+            let path = &s[m.end() - slash..];
+            let mut head = path.len().min(32);
+            while !path.is_char_boundary(head) {
+                head -= 1;
+            }
+            if glued || !webhook_path(host, &path[..head]) {
+                continue;
+            }
+            m.end() - slash
+        };
+        let end = token.end_with(s, start, b"?#");
+        if end > start + 1 && w.replace(start..end, "/[webhook]") {
+            counts.bump(Rule::Webhook);
+        }
+    }
+    w.finish()
+}
+
+/// Whether a webhook URL written without a scheme may be in `s` (text with a
+/// `:` is searched anyway): `hook` (Slack, Zapier, Make, Teams, webhook.site,
+/// any `/hooks/`). One vectorised search.
+pub(crate) fn maybe_bare_webhook(s: &str) -> bool {
+    static HOOK: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"hook"));
+    HOOK.find(s.as_bytes()).is_some()
+}
+
+/// Whether `path` (its slashes maybe escaped; its first 32 bytes are enough)
+/// is the secret part of a webhook URL on `host`.
+fn webhook_path(host: &str, path: &str) -> bool {
+    let path = path.replace("\\/", "/");
+    let host = host.to_ascii_lowercase();
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| path.starts_with(p));
+    if host.starts_with("discord") {
+        path.starts_with("/api/")
+            && path
+                .split('/')
+                .skip(2)
+                .take(2)
+                .any(|part| part == "webhooks")
+    } else if host.starts_with("outlook.") {
+        starts(&["/webhook"])
+    } else if host == "logic.azure.com" {
+        starts(&["/workflows/"])
+    } else if host == "maker.ifttt.com" {
+        starts(&["/trigger/", "/use/"])
+    } else if host == "api.telegram.org" {
+        starts(&["/bot", "/file/bot"])
+    } else if host == "chat.googleapis.com" {
+        starts(&["/v1/spaces/"])
+    } else {
+        path.len() > 1
+    }
+}
+
+/// Whether a MAC address can be in `s`: six pairs of hexadecimal digits joined
+/// by `:` or `-`, or three groups of four joined by `.`. One pass over the
+/// separators.
+#[cfg(test)]
+pub(crate) fn maybe_mac(s: &str) -> bool {
+    maybe_mac_pairs(s) || maybe_cisco_mac(s)
+}
+
+/// Whether six pairs of hexadecimal digits joined by one `:` or `-` may be in
+/// `s` (a pass over the `:` and `-`).
+pub(crate) fn maybe_mac_pairs(s: &str) -> bool {
+    let b = s.as_bytes();
+    let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
+    let mut streak = 0;
+    let mut last: Option<usize> = None;
+    for i in memchr::memchr2_iter(b':', b'-', b) {
+        if i >= 2 && hex(i - 2) && hex(i - 1) && hex(i + 1) && hex(i + 2) {
+            let joined = last.is_some_and(|l| l + 3 == i && b[l] == b[i]);
+            streak = if joined { streak + 1 } else { 1 };
+            last = Some(i);
+            if streak >= 5 {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Whether three groups of four hexadecimal digits joined by `.` may be in `s`
+/// (a pass over the dots).
+pub(crate) fn maybe_cisco_mac(s: &str) -> bool {
+    let b = s.as_bytes();
+    let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
+    memchr::memchr_iter(b'.', b).any(|i| {
+        i >= 4
+            && (i - 4..i).all(hex)
+            && (i + 1..i + 5).all(hex)
+            && b.get(i + 5) == Some(&b'.')
+            && (i + 6..i + 10).all(hex)
+    })
+}
+
+/// MAC addresses: `00:1A:2B:3C:4D:5E`, `00-1A-2B-3C-4D-5E` (one separator
+/// throughout), Cisco's `001a.2b3c.4d5e` (with a letter: three numbers of four
+/// digits are kept), not part of a longer run of groups (IPv6 addresses, hex
+/// dumps, EUI-64) nor glued to a word; `00:00:00:00:00:00` and
+/// `ff:ff:ff:ff:ff:ff` identify no device and are kept.
+pub(crate) fn macs(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let b = s.as_bytes();
+    let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
+    let mut w = Rewriter::new(s);
+    for m in p.mac.find_iter(s) {
+        let text = m.as_str();
+        let dotted = text.as_bytes()[4] == b'.';
+        let sep = if dotted { b'.' } else { text.as_bytes()[2] };
+        if !text
+            .bytes()
+            .filter(|c| !c.is_ascii_hexdigit())
+            .all(|c| c == sep)
+        {
+            continue;
+        }
+        let (start, end) = (m.start(), m.end());
+        let glued_before = word_before(s, start)
+            || (before(s, start).is_some_and(|c| b":-.".contains(&c))
+                && start >= 2
+                && hex(start - 2));
+        let glued_after =
+            word_at(s, end) || (at(s, end).is_some_and(|c| b":-.".contains(&c)) && hex(end + 1));
+        let digits: Vec<u8> = text
+            .bytes()
+            .filter(u8::is_ascii_hexdigit)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let anonymous = digits.iter().all(|c| *c == b'0') || digits.iter().all(|c| *c == b'f');
+        let numbers_only = dotted && digits.iter().all(u8::is_ascii_digit);
+        if glued_before || glued_after || anonymous || numbers_only {
+            continue;
+        }
+        if w.replace(m.range(), "[mac]") {
+            counts.bump(Rule::MacAddress);
         }
     }
     w.finish()
@@ -978,6 +1390,137 @@ const PHONE_GAPS: &[&str] = &[
     "", " ", ".", "-", "(", ")", " (", ") ", ")-", "-(", ").", ".(", " - ",
 ];
 
+/// Phone numbers in national form, with separators or an area code in
+/// parentheses (see [`national_phone`]): `555-123-4567`, `(555) 123-4567`,
+/// `555.123.4567`, `1-555-123-4567`, `020 7946 0958`, `01 23 45 67 89`,
+/// `0170-1234567`, `(030) 1234 5678`. A rejected candidate is searched again from
+/// its second group, so text glued to its start does not hide a number after it;
+/// a candidate is at most about 50 bytes long, so the cost stays linear.
+pub(crate) fn national_phones(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<String> {
+    let mut w = Rewriter::new(s);
+    let mut from = 0;
+    while let Some(m) = p.phone_national.find_at(s, from) {
+        match national_phone(s, m.range()) {
+            Some(end) => {
+                if w.replace(m.start()..end, "[phone]") {
+                    counts.bump(Rule::Phone);
+                }
+                from = end;
+            }
+            None => {
+                // After the first group (the match is ASCII: any index is a
+                // char boundary).
+                let text = m.as_str().as_bytes();
+                let first = text
+                    .iter()
+                    .skip(1)
+                    .position(|b| !b.is_ascii_digit() && *b != b')')
+                    .map_or(text.len(), |i| i + 1);
+                from = m.start() + first;
+            }
+        }
+    }
+    w.finish()
+}
+
+/// Whether the candidate at `m` is a phone number in national form, and where
+/// it ends (a number written with blanks may be followed by more numbers).
+///
+/// - North American: `ddd-ddd-dddd` or `ddd.ddd.dddd` (area code 2–9 first), also
+///   after `1-` / `1.`; `(ddd) ddd-dddd`, `(ddd) ddd dddd`, `(ddd)ddd-dddd`.
+/// - With a trunk prefix (`0`, not `00`): a first group of 2–5 digits, then groups
+///   of 2–8, 10 to 12 digits in all, joined by `-` (2 groups or more), `.` or a
+///   blank (3 groups or more), or after the first group in parentheses.
+/// - Not glued to a word, a decimal or a dotted number, a path, an `@` or a `+`
+///   before (`+` is the international rule's; an area code in parentheses only
+///   to a digit), nor followed by a word or by a separator and a digit
+///   (`10.0.19045.3803`, `2026-11-28-1`).
+///
+/// So dates (`2026-11-28`, `28.11.2026`, `01.02.2026`), times, versions, IPv4
+/// addresses, UUIDs, bare digit runs and three numbers side by side
+/// (`555 123 4567`) are not phone numbers.
+fn national_phone(s: &str, m: Range<usize>) -> Option<usize> {
+    let text = &s[m.clone()];
+    let paren = text.starts_with('(');
+    // An opening parenthesis is a boundary of its own: only a digit glues it.
+    let glued_before = !escape_before(s, m.start)
+        && before(s, m.start).is_some_and(|b| {
+            if paren {
+                b.is_ascii_digit()
+            } else {
+                is_word(b) || b".-/\\+@~%#$".contains(&b)
+            }
+        });
+    if glued_before {
+        return None;
+    }
+    // The digit groups, and the separator between them (blank or dash after
+    // a parenthesised area code may mix).
+    let groups: Vec<(usize, usize)> = {
+        let b = text.as_bytes();
+        let mut out = Vec::with_capacity(5);
+        let mut i = 0;
+        while i < b.len() {
+            if b[i].is_ascii_digit() {
+                let start = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                out.push((start, i));
+            } else {
+                i += 1;
+            }
+        }
+        out
+    };
+    let sep = if paren {
+        None
+    } else {
+        text.bytes().find(|b| !b.is_ascii_digit())
+    };
+    let ends_well = |end: usize| {
+        let after = at(s, end);
+        let next_digit = at(s, end + 1).is_some_and(|b| b.is_ascii_digit());
+        let continues = matches!(after, Some(b'.' | b'-' | b':' | b'/' | b'\\')) && next_digit;
+        !(after.is_some_and(is_word) || continues)
+    };
+    let len = |g: &(usize, usize)| g.1 - g.0;
+    let digits = |gs: &[(usize, usize)]| gs.iter().map(len).sum::<usize>();
+    let area = |g: &(usize, usize)| len(g) == 3 && text.as_bytes()[g.0] >= b'2';
+    let trunk = |g: &(usize, usize)| {
+        (2..=5).contains(&len(g))
+            && text.as_bytes()[g.0] == b'0'
+            && text.as_bytes()[g.0 + 1] != b'0'
+    };
+    let byte = |g: &(usize, usize)| text.as_bytes()[g.0];
+    let nanp = |gs: &[(usize, usize)]| match (paren, sep, gs) {
+        (true, _, [a, x, y]) | (false, Some(b'-' | b'.'), [a, x, y]) => {
+            area(a) && len(x) == 3 && len(y) == 4
+        }
+        (false, Some(b'-' | b'.'), [one, a, x, y]) => {
+            len(one) == 1 && byte(one) == b'1' && area(a) && len(x) == 3 && len(y) == 4
+        }
+        _ => false,
+    };
+    let trunk_number = |gs: &[(usize, usize)]| {
+        let min_groups = match sep {
+            None | Some(b'-') => 2,
+            _ => 3,
+        };
+        gs.len() >= min_groups
+            && trunk(&gs[0])
+            && gs[1..].iter().all(|g| (2..=8).contains(&len(g)))
+            && (10..=12).contains(&digits(gs))
+    };
+    // The longest run of groups that is a number and ends the number: a number
+    // written with blanks may be followed by more numbers, while one written
+    // with dashes or dots may not (`555-123-4567-89` is not one).
+    (1..=groups.len()).rev().find_map(|n| {
+        let end = m.start + groups[n - 1].1;
+        ((nanp(&groups[..n]) || trunk_number(&groups[..n])) && ends_well(end)).then_some(end)
+    })
+}
+
 /// IPv6 addresses (with a digit, so that Rust paths such as `Add::add` survive),
 /// except `::` and the loopback `::1`. A trailing `:` or `.` (`addr fe80::1: down`)
 /// is not part of the address.
@@ -1027,6 +1570,54 @@ pub(crate) fn ipv4(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<Str
 /// Words that introduce a credential after `Authorization:` and its kin.
 const AUTH_SCHEMES: &[&str] = &["bearer", "basic", "token", "digest", "negotiate", "ntlm"];
 
+/// How far an unquoted value runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Extent {
+    /// To a blank or a delimiter.
+    Word,
+    /// To the end of the line (`Cookie`, `Authorization`).
+    Line,
+    /// To the next `;` or the end of the line (a connection string's field,
+    /// which may hold blanks: `Password=my pass word;`).
+    Field,
+}
+
+/// Whether the pair whose key starts at `key_start` (its value after `from`) is
+/// a field of a connection string (`Server=x;User Id=y;Password=z;`,
+/// `Driver={…};PWD=…`): a `;` right before the key, or the value followed, in
+/// the same line and before any `=` or quote, by `;` and another `Key=`. Looks
+/// at most 256 bytes ahead.
+fn in_connection_string(s: &str, key_start: usize, from: usize) -> bool {
+    let b = s.as_bytes();
+    let mut i = key_start;
+    while i > 0 && matches!(b[i - 1], b' ' | b'\t') {
+        i -= 1;
+    }
+    if i > 0 && b[i - 1] == b';' {
+        return true;
+    }
+    let window = &b[from.min(b.len())..(from + 256).min(b.len())];
+    let Some(semi) = window
+        .iter()
+        .position(|c| matches!(c, b';' | b'\n' | b'\r' | b'"' | b'\'' | b'=' | b'\\'))
+    else {
+        return false;
+    };
+    if window[semi] != b';' {
+        return false;
+    }
+    // `;` then a key (letters, digits, blanks, `_`) and `=`.
+    let next = &b[from + semi + 1..];
+    let key_len = next
+        .iter()
+        .take(64)
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b' ' | b'_'))
+        .count();
+    key_len > 0
+        && next[..key_len].iter().any(u8::is_ascii_alphabetic)
+        && next.get(key_len) == Some(&b'=')
+}
+
 /// Keys whose unquoted value runs to the end of the line (`Cookie: a=b; c=d`).
 fn whole_line_key(key: &str) -> bool {
     keys::tokens(key).any(|t| {
@@ -1054,7 +1645,8 @@ pub(crate) fn pairs(s: &str, counts: &mut Redactions) -> Option<String> {
         if b == b':'
             && (at(s, op + 1) == Some(b':')
                 || before(s, op) == Some(b':')
-                || s[op..].starts_with("://"))
+                || s[op..].starts_with("://")
+                || s[op..].starts_with(":\\/\\/"))
         {
             continue;
         }
@@ -1064,13 +1656,20 @@ pub(crate) fn pairs(s: &str, counts: &mut Redactions) -> Option<String> {
         if op < w.position() {
             continue;
         }
-        let Some(key) = key_before(s, op) else {
+        let Some((key_start, key)) = key_before(s, op) else {
             continue;
         };
         if !keys::is_sensitive(key) {
             continue;
         }
-        if let Some(value) = value_after(s, op + 1, whole_line_key(key)) {
+        let extent = if whole_line_key(key) {
+            Extent::Line
+        } else if in_connection_string(s, key_start, op + 1) {
+            Extent::Field
+        } else {
+            Extent::Word
+        };
+        if let Some(value) = value_after(s, op + 1, extent) {
             let text = &s[value.clone()];
             if !MARKERS.contains(&text) && w.replace(value.clone(), FILTERED) {
                 counts.bump(Rule::KeyValue);
@@ -1082,8 +1681,9 @@ pub(crate) fn pairs(s: &str, counts: &mut Redactions) -> Option<String> {
 }
 
 /// The key that ends just before the operator at `op`, if any: a quoted key
-/// (`"key"`, `'key'`, `\"key\"`) or a run of key characters, at most 64 bytes.
-fn key_before(s: &str, op: usize) -> Option<&str> {
+/// (`"key"`, `'key'`, `\"key\"`) or a run of key characters, at most 64 bytes;
+/// with where it starts (its opening quote, if quoted).
+fn key_before(s: &str, op: usize) -> Option<(usize, &str)> {
     const MAX: usize = 64;
     let bytes = s.as_bytes();
     let mut end = op;
@@ -1104,7 +1704,7 @@ fn key_before(s: &str, op: usize) -> Option<&str> {
         if start == 0 || bytes[start - 1] != last || close - start > MAX {
             return None;
         }
-        return s.get(start..close);
+        return Some((start - 1, s.get(start..close)?));
     }
     let mut start = end;
     while start > 0 && end - start < MAX && is_key_byte(bytes[start - 1]) {
@@ -1122,7 +1722,7 @@ fn key_before(s: &str, op: usize) -> Option<&str> {
     if (start > 0 && matches!(bytes[start - 1], b'/' | b'\\')) || is_file_name(key) {
         return None;
     }
-    Some(key)
+    Some((start, key))
 }
 
 /// Extensions of source and data files: `name.EXT` before a `:` is a location.
@@ -1143,10 +1743,10 @@ fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')
 }
 
-/// The value that starts after the operator (blanks skipped): the inside of quotes,
-/// or an unquoted run; `Some("…")` and `Bearer …` are understood. With
-/// `whole_line`, an unquoted value runs to the end of the line.
-fn value_after(s: &str, from: usize, whole_line: bool) -> Option<Range<usize>> {
+/// The value that starts after the operator (blanks skipped): the inside of quotes
+/// or of ODBC braces (`{…}`, `}}` escaping a `}`), or an unquoted run as far as
+/// `extent` says; `Some("…")` and `Bearer …` are understood.
+fn value_after(s: &str, from: usize, extent: Extent) -> Option<Range<usize>> {
     let bytes = s.as_bytes();
     let mut i = from;
     while i < bytes.len() && i < from + 4 && matches!(bytes[i], b' ' | b'\t') {
@@ -1169,12 +1769,16 @@ fn value_after(s: &str, from: usize, whole_line: bool) -> Option<Range<usize>> {
         let len = if slashes == 0 {
             quoted_len(inner, char::from(quote))
         } else {
-            inner.find(open).unwrap_or_else(|| line_len(inner))
+            inner.find(open).unwrap_or_else(|| line_len(inner, false))
         };
         return Some(start..start + len);
     }
-    if whole_line {
-        let len = line_len(rest);
+    if let Some(inner) = rest.strip_prefix('{') {
+        let len = braced_len(inner);
+        return (len > 0).then_some(i + 1..i + 1 + len);
+    }
+    if extent != Extent::Word {
+        let len = line_len(rest, extent == Extent::Field);
         let trimmed = rest[..len].trim_end().len();
         return (trimmed > 0).then_some(i..i + trimmed);
     }
@@ -1242,15 +1846,41 @@ fn quoted_len(inner: &str, quote: char) -> usize {
     inner.len()
 }
 
-/// The length of the line: up to a line break, or an escaped one (`\n`, `\r`).
-fn line_len(text: &str) -> usize {
+/// The length of a value in ODBC braces up to its closing brace (`}}` within
+/// the value is an escaped `}`), or to the end of the line if it is not closed.
+fn braced_len(inner: &str) -> usize {
+    let b = inner.as_bytes();
+    let mut i = 0;
+    while i < b.len() && !line_ends(b, i) {
+        if b[i] == b'}' {
+            // `}}` inside the value escapes a `}`; at its end (`{"a": "b"}}`,
+            // JSON nested in text) it closes the value and what holds it.
+            let escaped = b.get(i + 1) == Some(&b'}')
+                && b.get(i + 2)
+                    .is_some_and(|c| !c.is_ascii_whitespace() && !b";,\"'".contains(c));
+            if escaped {
+                i += 2;
+                continue;
+            }
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The length of the line: up to a line break, or an escaped one (`\n`, `\r`);
+/// with `field`, up to a `;` if one comes first.
+fn line_len(text: &str, field: bool) -> usize {
     let b = text.as_bytes();
     (0..b.len())
-        .find(|&i| {
-            matches!(b[i], b'\n' | b'\r')
-                || (b[i] == b'\\' && matches!(b.get(i + 1), Some(b'n' | b'r')))
-        })
+        .find(|&i| line_ends(b, i) || (field && b[i] == b';'))
         .unwrap_or(b.len())
+}
+
+/// Whether a line break, or an escaped one (`\n`, `\r`), starts at `i`.
+fn line_ends(b: &[u8], i: usize) -> bool {
+    matches!(b[i], b'\n' | b'\r') || (b[i] == b'\\' && matches!(b.get(i + 1), Some(b'n' | b'r')))
 }
 
 /// The length of an unquoted value: up to a blank, a delimiter or an escape
@@ -1349,6 +1979,24 @@ mod tests {
                     Some("dsn https://[Filtered]@o1.ingest.sentry.io/42"),
                 ),
                 ("https://[Filtered]@host/a", None),
+                // Connection strings: a password may hold an `@`.
+                (
+                    "mongodb+srv://app:p@ss:w0rd@cluster0.example.net/db?retryWrites=true",
+                    Some("mongodb+srv://[Filtered]@cluster0.example.net/db?[Filtered]"),
+                ),
+                (
+                    "redis://:s3cret@cache:6379/0",
+                    Some("redis://[Filtered]@cache:6379/0"),
+                ),
+                (
+                    "postgresql+psycopg2://user:pass@db/app",
+                    Some("postgresql+psycopg2://[Filtered]@db/app"),
+                ),
+                (
+                    r#"{"url":"postgres:\/\/admin:hunter2@db.internal\/app"}"#,
+                    Some(r#"{"url":"postgres:\/\/[Filtered]@db.internal\/app"}"#),
+                ),
+                ("see https://example.com and bob@example.org", None),
             ],
         );
         table(
@@ -1359,6 +2007,10 @@ mod tests {
                     "GET https://api.example.com/v1/items?page=2&key=abc#frag failed",
                     Some("GET https://api.example.com/v1/items?[Filtered]#[Filtered] failed"),
                 ),
+                (
+                    "jdbc:mysql://db:3306/app?user=x&password=y",
+                    Some("jdbc:mysql://db:3306/app?[Filtered]"),
+                ),
                 ("https://host/a?", None),
                 ("https://host/a?[Filtered]", None),
                 ("https://crates.io/crates/sentry", None),
@@ -1367,6 +2019,233 @@ mod tests {
                 ("https://host/path@v2/x", None),
             ],
         );
+    }
+
+    #[test]
+    fn oracle_rule() {
+        table(
+            oracle_urls,
+            Rule::UrlUserinfo,
+            &[
+                (
+                    "jdbc:oracle:thin:scott/tiger@db.example.com:1521:orcl",
+                    Some("jdbc:oracle:thin:[Filtered]@db.example.com:1521:orcl"),
+                ),
+                (
+                    "JDBC:ORACLE:OCI:app/p@ss@//db:1521/svc",
+                    Some("JDBC:ORACLE:OCI:[Filtered]@//db:1521/svc"),
+                ),
+                ("jdbc:oracle:thin:@//db:1521/svc", None),
+                ("jdbc:oracle:thin:@db:1521:orcl", None),
+                ("oracle thin driver: scott/tiger@host", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn cloud_key_rule() {
+        let azure = "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;EndpointSuffix=core.windows.net";
+        table(
+            cloud_keys,
+            Rule::CloudKey,
+            &[
+                (
+                    azure,
+                    Some(
+                        "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=[Filtered];EndpointSuffix=core.windows.net",
+                    ),
+                ),
+                (
+                    "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=AbCdEf0123456789+/AbCdEf0123456789abcdefgh=",
+                    Some(
+                        "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=[Filtered]",
+                    ),
+                ),
+                (
+                    "BlobEndpoint=https://acme.blob.core.windows.net/;SharedAccessSignature=sv=2022-11-02&ss=b&srt=co&sp=rl&sig=AbC%2Bdef0123456789xyzXYZ%3D",
+                    Some(
+                        "BlobEndpoint=https://acme.blob.core.windows.net/;SharedAccessSignature=[Filtered]",
+                    ),
+                ),
+                (
+                    "token sv=2022-11-02&se=2026-12-01&sp=r&sig=AbC%2Bdef0123456789xyzXYZ%3D done",
+                    Some("token sv=2022-11-02&se=2026-12-01&sp=r&sig=[Filtered] done"),
+                ),
+                (
+                    "aws configure set aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                    Some("aws configure set aws_secret_access_key [Filtered]"),
+                ),
+                (
+                    r#"{"SecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}"#,
+                    Some(r#"{"SecretAccessKey": "[Filtered]"}"#),
+                ),
+                (
+                    "--secret-access-key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                    Some("--secret-access-key [Filtered]"),
+                ),
+                (
+                    "creds AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                    Some("creds AKIAIOSFODNN7EXAMPLE:[Filtered]"),
+                ),
+                // Look-alikes that survive.
+                ("AccountName=acme;EndpointSuffix=core.windows.net", None),
+                ("SharedAccessKeyName=RootManageSharedAccessKey", None),
+                ("sig=SIGTERM", None),
+                ("signal sig=15 received", None),
+                ("secret access key rotated 3 days ago", None),
+                (
+                    "aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYTOOLONG",
+                    None,
+                ),
+                ("commit e83c5163316f89bfbde7d9ab23ca2e25604af290 key", None),
+            ],
+        );
+        for (text, eq, want) in [
+            ("SharedAccessSignature=sv=1", true, true),
+            ("AccountKey=x", true, true),
+            ("x sig=abc", true, true),
+            (
+                "aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                false,
+                true,
+            ),
+            (
+                "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.40.0/src/lib.rs",
+                false,
+                false,
+            ),
+            ("retries=3", true, false),
+            (
+                "SecretAccessKey wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                false,
+                true,
+            ),
+            (
+                "AWS_SECRET_ACCESS_KEY wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                false,
+                true,
+            ),
+        ] {
+            assert_eq!(maybe_cloud_key(text, eq, false), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn webhook_rule() {
+        table(
+            webhooks,
+            Rule::Webhook,
+            &[
+                (
+                    "post to https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX failed",
+                    Some("post to https://hooks.slack.com/[webhook] failed"),
+                ),
+                (
+                    "hooks.slack.com/workflows/T0/A0/123/abc",
+                    Some("hooks.slack.com/[webhook]"),
+                ),
+                (
+                    "https://discord.com/api/webhooks/123456789012345678/AbCdEf-ghIJkl_mnOP",
+                    Some("https://discord.com/[webhook]"),
+                ),
+                (
+                    "https://ptb.discordapp.com/api/v10/webhooks/1/x",
+                    Some("https://ptb.discordapp.com/[webhook]"),
+                ),
+                (
+                    "https://contoso.webhook.office.com/webhookb2/a-b-c@d-e/IncomingWebhook/123/456",
+                    Some("https://contoso.webhook.office.com/[webhook]"),
+                ),
+                (
+                    "https://outlook.office.com/webhook/abc/IncomingWebhook/def",
+                    Some("https://outlook.office.com/[webhook]"),
+                ),
+                (
+                    "https://prod-00.westus.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?sig=x",
+                    Some("https://prod-00.westus.logic.azure.com:443/[webhook]?sig=x"),
+                ),
+                (
+                    "https://hooks.zapier.com/hooks/catch/123456/abcdef/",
+                    Some("https://hooks.zapier.com/[webhook]"),
+                ),
+                (
+                    "https://maker.ifttt.com/trigger/event/with/key/abcDEF123",
+                    Some("https://maker.ifttt.com/[webhook]"),
+                ),
+                (
+                    "https://api.telegram.org/bot123456:ABC-DEF1234ghIkl/sendMessage",
+                    Some("https://api.telegram.org/[webhook]"),
+                ),
+                (
+                    "https://hook.eu1.make.com/abcdefghijklmnop",
+                    Some("https://hook.eu1.make.com/[webhook]"),
+                ),
+                (
+                    "https://eo1234abcd.m.pipedream.net/x",
+                    Some("https://eo1234abcd.m.pipedream.net/[webhook]"),
+                ),
+                (
+                    r#"{"url":"https:\/\/hooks.slack.com\/services\/T0\/B0\/xyz"}"#,
+                    Some(r#"{"url":"https:\/\/hooks.slack.com/[webhook]"}"#),
+                ),
+                (
+                    "https://chat.example.com/hooks/xj4kq8w7dpfymbz3tn5ecu9rgo",
+                    Some("https://chat.example.com/[webhook]"),
+                ),
+                // Look-alikes that survive.
+                ("https://discord.com/channels/123/456", None),
+                ("https://api.slack.com/messaging/webhooks", None),
+                ("https://notdiscord.com/api/webhooks/1/x", None),
+                ("https://hooks.slack.com/", None),
+                ("https://api.telegram.org/file", None),
+                ("/home/x/repo/.git/hooks/pre-commit", None),
+                ("https://learn.microsoft.com/webhook.office.com", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn mac_rule() {
+        table(
+            macs,
+            Rule::MacAddress,
+            &[
+                ("eth0 00:1A:2B:3C:4D:5E up", Some("eth0 [mac] up")),
+                ("hw 00-1a-2b-3c-4d-5e", Some("hw [mac]")),
+                ("cisco 001a.2b3c.4d5e", Some("cisco [mac]")),
+                ("mac=a4:83:e7:12:34:56,", Some("mac=[mac],")),
+                ("(00:1A:2B:3C:4D:5E)", Some("([mac])")),
+                ("link 00:1A:2B:3C:4D:5E: down", Some("link [mac]: down")),
+                // Look-alikes that survive: times, IPv6, hex dumps, EUI-64,
+                // mixed separators, numbers, all-zero and broadcast addresses.
+                ("12:34:56", None),
+                ("at 2024-01-15T10:30:00Z", None),
+                ("fe80::1a2b:3c4d:5e6f:7a8b", None),
+                ("2001:db8:0:0:0:0:2:1", None),
+                ("00:1a:2b:3c:4d", None),
+                ("00:1a:2b:3c:4d:5e:6f", None),
+                ("de:ad:be:ef:00:11:22:33:44:55:66:77", None),
+                ("00:1a:2b:ff:fe:3c:4d:5e", None),
+                ("00:1a-2b:3c:4d:5e", None),
+                ("1234.5678.9012", None),
+                ("x00:1a:2b:3c:4d:5e", None),
+                ("00:00:00:00:00:00", None),
+                ("FF:FF:FF:FF:FF:FF", None),
+                ("550e8400-e29b-41d4-a716-446655440000", None),
+                ("version 10.0.19045.3803", None),
+            ],
+        );
+        for (text, want) in [
+            ("00:1A:2B:3C:4D:5E", true),
+            ("x 00-1a-2b-3c-4d-5e", true),
+            ("001a.2b3c.4d5e", true),
+            ("00:1a:2b:3c:4d", false),
+            ("00:1a-2b:3c:4d:5e", false),
+            ("12:34:56 and 1.2.3", false),
+            ("001a.2b3c", false),
+        ] {
+            assert_eq!(maybe_mac(text), want, "{text}");
+        }
     }
 
     #[test]
@@ -1588,6 +2467,81 @@ mod tests {
     }
 
     #[test]
+    fn national_phone_rule() {
+        table(
+            national_phones,
+            Rule::Phone,
+            &[
+                ("Call 555-123-4567", Some("Call [phone]")),
+                ("(555) 123-4567", Some("[phone]")),
+                ("call (555)123-4567.", Some("call [phone].")),
+                ("(555) 123 4567 or", Some("[phone] or")),
+                ("555.123.4567", Some("[phone]")),
+                ("1-555-123-4567", Some("[phone]")),
+                ("1 (555) 123-4567", Some("1 [phone]")),
+                ("tel:555-123-4567", Some("tel:[phone]")),
+                ("phone=555-123-4567;", Some("phone=[phone];")),
+                ("(555-123-4567)", Some("([phone])")),
+                ("x-(555) 123-4567", Some("x-[phone]")),
+                ("f(555) 123-4567", Some("f[phone]")),
+                (
+                    "a 555-123-4567, b 555.765.4321",
+                    Some("a [phone], b [phone]"),
+                ),
+                // Trunk-prefixed national forms (UK, France, Germany).
+                ("020 7946 0958", Some("[phone]")),
+                ("(020) 7946 0958", Some("[phone]")),
+                ("01 23 45 67 89", Some("[phone]")),
+                ("01.23.45.67.89", Some("[phone]")),
+                ("0170-1234567", Some("[phone]")),
+                ("(030) 1234 5678", Some("[phone]")),
+                ("(01632) 960123", Some("[phone]")),
+                ("020 7946 0958 12 times", Some("[phone] 12 times")),
+                // Text glued before the first candidate does not hide the number.
+                ("v 1 2 555-123-4567", Some("v 1 2 [phone]")),
+                // Look-alikes that survive: bare digit runs, three numbers side by
+                // side, dates, times, versions, IPs, UUIDs, ids, durations.
+                ("5551234567", None),
+                ("555 123 4567", None),
+                ("07700 900123", None),
+                ("2026-11-28", None),
+                ("28.11.2026", None),
+                ("01.02.2026", None),
+                ("2026-11-28 12:34:56", None),
+                ("12:34:56", None),
+                ("1.2.3", None),
+                ("10.0.19045", None),
+                ("10.0.19045.3803", None),
+                ("192.168.100.200", None),
+                ("550e8400-e29b-41d4-a716-446655440000", None),
+                ("12345678-1234-4123-8123-123456789012", None),
+                ("order 1234-5678-9012", None),
+                ("ORD-555-123-4567", None),
+                ("x555-123-4567", None),
+                ("555-123-4567-89", None),
+                ("555-123-4567.5", None),
+                ("+555-123-4567", None),
+                ("155-123-4567", None),
+                ("100-200-3000", None),
+                ("555-12-3456", None),
+                ("978-3-16-148410-0", None),
+                ("0-306-40615-2", None),
+                ("0000-00-00 00:00:00", None),
+                ("001-234-5678", None),
+                ("took 1.234567s", None),
+                ("src/layer.rs:123:45", None),
+                ("localhost:8080", None),
+                ("6.8.0-45-generic", None),
+                ("5.15.0-1034-azure", None),
+                ("ts 1705312200123", None),
+                ("retry 3/5 after 250 ms", None),
+                ("/v1/555-123-4567", None),
+                ("a.555-123-4567", None),
+            ],
+        );
+    }
+
+    #[test]
     fn ip_rules() {
         table(
             ipv4,
@@ -1681,6 +2635,45 @@ mod tests {
                     Some("AWS_SECRET_ACCESS_KEY=[Filtered]"),
                 ),
                 ("--api-key=abc", Some("--api-key=[Filtered]")),
+                // The Python family's key words.
+                ("e-mail: bob", Some("e-mail: [Filtered]")),
+                ("pin=1234 retries=3", Some("pin=[Filtered] retries=3")),
+                (
+                    r#"{"city": "Paris", "zip": "75001"}"#,
+                    Some(r#"{"city": "[Filtered]", "zip": "[Filtered]"}"#),
+                ),
+                ("DB_PASS=hunter2", Some("DB_PASS=[Filtered]")),
+                ("tax_id: 12-3456789", Some("tax_id: [Filtered]")),
+                ("pass_count=3 zip_file=a.zip pin_memory=true", None),
+                // Connection strings: a field runs to `;`, ODBC braces quote.
+                (
+                    "Server=db;Database=app;User Id=sa;Password=my pass word;Encrypt=true",
+                    Some("Server=db;Database=app;User Id=sa;Password=[Filtered];Encrypt=true"),
+                ),
+                (
+                    "Password=pa ss;Server=db",
+                    Some("Password=[Filtered];Server=db"),
+                ),
+                (
+                    "Driver={ODBC Driver 18};Server=db;UID=sa;PWD={a;b}}c};",
+                    Some("Driver={ODBC Driver 18};Server=db;UID=sa;PWD={[Filtered]};"),
+                ),
+                (
+                    "jdbc:sqlserver://db:1433;databaseName=app;user=sa;password=Secret1;",
+                    Some("jdbc:sqlserver://db:1433;databaseName=app;user=sa;password=[Filtered];"),
+                ),
+                (
+                    "host=db port=5432 dbname=app user=x password=s3cret sslmode=require",
+                    Some("host=db port=5432 dbname=app user=x password=[Filtered] sslmode=require"),
+                ),
+                (
+                    "password=abc; retrying",
+                    Some("password=[Filtered]; retrying"),
+                ),
+                (
+                    r#"{"secret": {"a": "b"}}"#,
+                    Some(r#"{"secret": {[Filtered]}}"#),
+                ),
                 ("token=[jwt]", None),
                 ("password=[Filtered]", None),
                 ("session_count=5", None),
@@ -1721,9 +2714,10 @@ mod tests {
                     short.digits * 300,
                     short.dots * 300,
                     short.colons * 300,
-                    short.upper * 300
+                    short.upper * 300,
+                    short.dashes * 300
                 ),
-                (many.digits, many.dots, many.colons, many.upper),
+                (many.digits, many.dots, many.colons, many.upper, many.dashes),
                 "{text}"
             );
             assert_eq!(
@@ -1752,18 +2746,19 @@ mod tests {
 
     #[test]
     fn prefilters() {
-        let cases: &[(&str, (usize, usize))] = &[
-            ("", (0, 0)),
-            ("4111 1111 1111 1111", (16, 1)),
-            ("4111-1111-1111-1111x", (16, 1)),
-            ("078-05-1120", (9, 1)),
-            ("12 - 34", (2, 1)),
-            ("1  2", (1, 1)),
-            ("203.0.113.7", (3, 4)),
-            ("v1.2.3.4.5 and 1.2", (1, 5)),
-            ("tokio-1.40.0/src", (2, 3)),
-            ("1949cf8c6b5b557f", (4, 1)),
-            ("a.1.2", (1, 2)),
+        let cases: &[(&str, (usize, usize, usize))] = &[
+            ("", (0, 0, 0)),
+            ("4111 1111 1111 1111", (16, 1, 4)),
+            ("4111-1111-1111-1111x", (16, 1, 4)),
+            ("078-05-1120", (9, 1, 4)),
+            ("12 - 34", (2, 1, 2)),
+            ("1  2", (1, 1, 1)),
+            ("203.0.113.7", (3, 4, 8)),
+            ("v1.2.3.4.5 and 1.2", (1, 5, 5)),
+            ("tokio-1.40.0/src", (2, 3, 4)),
+            ("1949cf8c6b5b557f", (4, 1, 4)),
+            ("a.1.2", (1, 2, 2)),
+            ("555.123.4567", (4, 3, 10)),
         ];
         for (text, want) in cases {
             assert_eq!(digit_runs(text), *want, "{text}");
@@ -1824,6 +2819,7 @@ mod tests {
             "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.40.0/src",
             "ghp_x AKIAX sk-1 C:\\Users\\Bob /home/x Bearer b BEARER GB82 +44",
             "1 - 2 1..2 1.-2 -1-2-",
+            "(555) 123-4567 555.123.4567 \\\\wsl$\\Ubuntu\\home\\x",
         ] {
             assert_eq!(Scan::of(text), scan_by_parts(text), "{text}");
         }
@@ -1831,15 +2827,17 @@ mod tests {
 
     /// [`Scan`] as the plain definitions compute it.
     fn scan_by_parts(text: &str) -> Scan {
-        let (run, dotted) = digit_runs(text);
+        let (run, dotted, dot_run) = digit_runs(text);
         Scan {
             run,
             dotted,
+            dot_run,
             api_key: maybe_api_key(text),
             user_path: super::super::paths::maybe_user_path(text),
             bearer: contains_ci(text, "bearer"),
             iban: maybe_iban(text),
             plus_digit: plus_digit(text),
+            paren_digit: paren_digit(text),
         }
     }
 
@@ -1850,9 +2848,20 @@ mod tests {
             ..Default::default()
         })]
 
+        /// The national phone pass runs only where it may match: whatever it
+        /// changes, the scrubber's gate for it lets through.
+        #[test]
+        fn national_phone_gate_is_sound(text in "[0-9 .()\\-]{0,40}") {
+            if national_phones(patterns(), &text, &mut Redactions::default()).is_some() {
+                let (prof, scan) = (Profile::of(&text), Scan::of(&text));
+                proptest::prop_assert!(maybe_national_phone(&prof, &scan), "{:?}", text);
+                proptest::prop_assert!(prof.may_need_rules(text.len()));
+            }
+        }
+
         /// The one-pass scan agrees with the plain definitions.
         #[test]
-        fn scan_agrees(text in "[0-9 .\\-+_/\\\\AKISzabehmorsuxBEGH]{0,40}") {
+        fn scan_agrees(text in "[0-9 .\\-+_/\\\\AKISzabehmorsuxBEGH(]{0,40}") {
             proptest::prop_assert_eq!(Scan::of(&text), scan_by_parts(&text));
         }
     }
