@@ -19,10 +19,14 @@ use super::{CompactRedactions, Redactions, Rule, Scrubber, keys};
 /// Top-level fields that are never sent.
 const REMOVE: &[&str] = &["request", "debug_meta"];
 
-/// The crate's own tags: never filtered by key, values unchanged (but `feature`,
-/// which comes from the caller's code, gets the value rules).
+/// The crate's own tags: never filtered by key (`session_id` would be); their
+/// values get the value rules like every sent string (an `environment` can hold
+/// a login name), except the closed-form ones, checked against their form
+/// instead ([`closed_form`]).
 pub(crate) const OWN_TAGS: &[&str] = &[
     "internal",
+    "ci",
+    "rust_version",
     "package",
     "package_version",
     "environment",
@@ -36,6 +40,42 @@ pub(crate) const OWN_TAGS: &[&str] = &[
 
 /// The crate's own extra fields, as [`OWN_TAGS`].
 pub(crate) const OWN_EXTRA: &[&str] = &["count", "session_duration_s", "repeat_count", "feature"];
+
+/// The form of the crate's own fields whose values it makes from a closed
+/// set: `internal`/`ci` are `True` or `False`, `os` and `arch` a short
+/// identifier, `session_id` 32 hex digits, the counts numbers. Checked instead
+/// of scrubbed: anything else is filtered.
+fn closed_form(key: &str) -> Option<fn(&Value) -> bool> {
+    fn boolean(v: &Value) -> bool {
+        v.as_str().is_some_and(|v| v == "True" || v == "False")
+    }
+    fn identifier(v: &Value) -> bool {
+        v.as_str().is_some_and(|v| {
+            !v.is_empty()
+                && v.len() <= 32
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+    }
+    fn hex32(v: &Value) -> bool {
+        v.as_str()
+            .is_some_and(|v| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+    fn number(v: &Value) -> bool {
+        // As a tag, a count is a string of digits.
+        v.is_number()
+            || v.as_str().is_some_and(|v| {
+                !v.is_empty() && v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit())
+            })
+    }
+    match key {
+        "internal" | "ci" => Some(boolean),
+        "os" | "arch" => Some(identifier),
+        "session_id" => Some(hex32),
+        // The crate's counts (`extra`): numbers it computed, never card numbers.
+        "count" | "repeat_count" | "session_duration_s" => Some(number),
+        _ => None,
+    }
+}
 
 /// Span and trace-context fields that are sent unchanged.
 const SPAN_KEEP: &[&str] = &[
@@ -405,10 +445,14 @@ impl Scrubber {
         let Value::Object(map) = value else {
             return self.walk(value, cx);
         };
-        self.object(map, own, cx, |this, k, v, cx| {
-            if k == "feature" || !has(own, k) {
-                this.walk(v, cx);
+        self.object(map, own, cx, |this, k, v, cx| match closed_form(k) {
+            // A value the crate made, of a known form: anything else is filtered.
+            Some(form) => {
+                if !form(v) {
+                    filter(v, cx.counts);
+                }
             }
+            None => this.walk(v, cx),
         });
     }
 
@@ -965,14 +1009,14 @@ mod tests {
                  "message": "retrying as alice on alice-laptop (ssn 078-05-1120)", "data": {"attempt": 2, "session_count": 4}},
             ]},
             "tags": {
-                "internal": "true",
+                "internal": "True",
                 "package": "openadapt-capture",
                 "package_version": "0.1.0",
                 "environment": "production",
-                "os": "linux",
+                "os": "Linux",
                 "os_version": "6.1.0-18-amd64",
                 "arch": "x86_64",
-                "session_id": "7b6c5d4e-3f2a-1b0c-9d8e-7f6a5b4c3d2e",
+                "session_id": "7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e",
                 "feature": "capture.record",
                 "repeat_count": "3",
                 "user_email": "frank@example.com",
@@ -1062,10 +1106,10 @@ mod tests {
             "\"package_version\":\"0.1.0\"",
             "\"os_version\":\"6.1.0-18-amd64\"",
             "\"arch\":\"x86_64\"",
-            "\"session_id\":\"7b6c5d4e-3f2a-1b0c-9d8e-7f6a5b4c3d2e\"",
+            "\"session_id\":\"7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e\"",
             "\"feature\":\"capture.record\"",
             "\"repeat_count\":\"3\"",
-            "\"internal\":\"true\"",
+            "\"internal\":\"True\"",
             "\"count\":5",
             "\"session_duration_s\":12.5",
             "\"session_count\":4",
@@ -1451,8 +1495,10 @@ mod tests {
     }
 
     #[test]
-    fn own_tags_survive_byte_for_byte() {
-        // A machine whose names collide with the crate's tag values.
+    fn own_tags_get_the_value_rules_and_closed_forms_are_checked() {
+        // A machine whose names collide with the crate's tag values: the
+        // environment and package are sent strings like any other (an
+        // environment can hold a login name); counts stay numbers.
         let s = Scrubber::new(Local {
             home: None,
             user: Some("production".to_owned()),
@@ -1468,9 +1514,25 @@ mod tests {
             value,
             json!({
                 "message": "<user> run of <host>",
-                "tags": {"environment": "production", "package": "openadapt-capture", "feature": "/home/<user>/x", "other": "<user>"},
+                "tags": {"environment": "<user>", "package": "<host>", "feature": "/home/<user>/x", "other": "<user>"},
                 "extra": {"count": 4_111_111_111_111_111_u64, "feature": "<user>", "total": "[card]"},
             })
+        );
+        // Closed forms: kept when they have their form, filtered otherwise.
+        let mut value = json!({"tags": {
+            "internal": "False", "ci": "True", "os": "Linux", "arch": "x86_64",
+            "session_id": "7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e",
+        }});
+        let kept = value.clone();
+        s.scrub_item("event", &mut value, &mut Redactions::default());
+        assert_eq!(value, kept);
+        let mut value = json!({"tags": {
+            "internal": "alice@example.com", "os": "Linux alice", "session_id": "production",
+        }});
+        s.scrub_item("event", &mut value, &mut Redactions::default());
+        assert_eq!(
+            value,
+            json!({"tags": {"internal": "[Filtered]", "os": "[Filtered]", "session_id": "[Filtered]"}})
         );
     }
 
