@@ -73,6 +73,16 @@ pub(crate) struct Staged {
     envelope: Envelope,
     bytes: Vec<u8>,
     entry: Option<Entry>,
+    /// Tried even while backing off or rate limited: the test event a user
+    /// asked for (`send-test`) gets a real answer.
+    now: bool,
+}
+
+impl Staged {
+    /// Tried at once, whatever the backoff and rate limits say.
+    pub(crate) fn now(self) -> Self {
+        Self { now: true, ..self }
+    }
 }
 
 impl Outbox {
@@ -92,6 +102,7 @@ impl Outbox {
                 envelope,
                 bytes: Vec::new(),
                 entry: None,
+                now: false,
             };
         };
         let bytes = envelope.to_bytes();
@@ -106,6 +117,7 @@ impl Outbox {
             envelope,
             bytes,
             entry,
+            now: false,
         }
     }
 
@@ -129,7 +141,12 @@ impl Outbox {
             }
             return Delivery::NotSent;
         };
-        let (delivery, requested) = match target.ready(staged.envelope.category()) {
+        let ready = if staged.now {
+            Ok(())
+        } else {
+            target.ready(staged.envelope.category())
+        };
+        let (delivery, requested) = match ready {
             Err(not_now) => (not_now, false),
             Ok(()) => (target.post(&net.agent, &staged.bytes), true),
         };

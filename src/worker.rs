@@ -215,7 +215,10 @@ impl Worker {
         for (record, id) in errors.iter().zip(ids) {
             if let Some(envelope) = asm.error_envelope(record, &id, true, true) {
                 staged.push((
-                    asm.outbox.stage(envelope, durable(record), losses),
+                    match record.origin {
+                        Origin::Test => asm.outbox.stage(envelope, false, losses).now(),
+                        _ => asm.outbox.stage(envelope, true, losses),
+                    },
                     Some(id),
                 ));
             }
