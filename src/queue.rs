@@ -15,7 +15,7 @@
 use std::backtrace::Backtrace;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, TryLockError};
+use std::sync::{Condvar, Mutex, MutexGuard, TryLockError, mpsc};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -34,13 +34,19 @@ pub(crate) const MAX_PENDING_ERRORS: usize = 256;
 const MAX_PENDING_TRANSACTIONS: usize = 128;
 /// Child spans kept per transaction.
 pub(crate) const MAX_SPANS: usize = 1000;
+/// Most errors in the overflow lane (handed over while the queue was busy).
+const MAX_OVERFLOW: usize = 256;
 /// Events a call site sends one by one per minute; past that, repeats are counted.
 pub(crate) const PER_MINUTE: u32 = 10;
 const MINUTE: Duration = Duration::from_secs(60);
 /// Call sites whose minute is tracked; past this, the table starts over.
 const MAX_CALLSITES: usize = 4096;
-/// Attempts at the lock before a caller gives up (the first few spin, the rest yield).
-const LOCK_ATTEMPTS: u32 = 200;
+/// Attempts at a lock that spin before the next ones yield.
+const SPINS: u32 = 32;
+/// The longest a caller tries for a lock before it gives up (an error then
+/// takes the overflow lane, a breadcrumb or transaction is dropped and
+/// counted): never an unbounded wait.
+const LOCK_PATIENCE: Duration = Duration::from_millis(1);
 
 /// What the layer decides with, copied out of the config once.
 #[derive(Debug, Clone, Copy)]
@@ -199,8 +205,17 @@ pub(crate) struct Shared {
     pub(crate) features: Counters,
     /// Sampled spans alive right now: when zero, closing a span needs no lookup.
     pub(crate) live_sampled: AtomicUsize,
-    /// Records dropped because the queue was busy (a caller never waits).
+    /// Records dropped because the queue was busy and its overflow lane full
+    /// (a caller never waits).
     pub(crate) dropped_busy: AtomicU64,
+    /// Errors handed over while the queue was busy: a lock-free lane the
+    /// worker drains with the queue, so contention costs no error.
+    overflow: (
+        mpsc::Sender<ErrorRecord>,
+        Mutex<mpsc::Receiver<ErrorRecord>>,
+    ),
+    /// Errors in the overflow lane now (bounded by [`MAX_OVERFLOW`]).
+    pub(crate) overflowed: AtomicUsize,
     pub(crate) queue: Mutex<Queue>,
     pub(crate) work: Condvar,
     pub(crate) done: Condvar,
@@ -229,6 +244,11 @@ impl Shared {
             features: Counters::default(),
             live_sampled: AtomicUsize::new(0),
             dropped_busy: AtomicU64::new(0),
+            overflow: {
+                let (tx, rx) = mpsc::channel();
+                (tx, Mutex::new(rx))
+            },
+            overflowed: AtomicUsize::new(0),
             queue: Mutex::new(Queue::default()),
             work: Condvar::new(),
             done: Condvar::new(),
@@ -272,19 +292,30 @@ impl Shared {
         }
     }
 
-    /// The queue, for a caller: a few microseconds of trying at most, never a wait.
+    /// The queue, for a caller: never a wait (see [`lock_briefly`]).
     pub(crate) fn queue_briefly(&self) -> Option<MutexGuard<'_, Queue>> {
-        let q = lock_briefly(&self.queue);
-        if q.is_none() {
-            self.dropped_busy.fetch_add(1, Ordering::Relaxed);
+        lock_briefly(&self.queue)
+    }
+
+    /// Takes what the overflow lane holds (the worker, exit paths).
+    pub(crate) fn drain_overflow(&self, into: &mut Vec<ErrorRecord>) {
+        if self.overflowed.load(Ordering::Relaxed) == 0 {
+            return;
         }
-        q
+        let Some(rx) = lock_briefly(&self.overflow.1) else {
+            return;
+        };
+        while let Ok(record) = rx.try_recv() {
+            self.overflowed.fetch_sub(1, Ordering::Relaxed);
+            into.push(record);
+        }
     }
 
     /// Decides what a new error from `callsite` with `fingerprint` needs.
     pub(crate) fn admit_error(&self, callsite: usize, fingerprint: u64) -> Admit {
         let Some(mut q) = self.queue_briefly() else {
-            return Admit::Done;
+            // Busy: no repeat can be counted now; the record goes by the overflow lane.
+            return Admit::Queue;
         };
         let now = Instant::now();
         if q.callsites.len() >= MAX_CALLSITES && !q.callsites.contains_key(&callsite) {
@@ -320,6 +351,7 @@ impl Shared {
         let mut spare = Trail::default();
         {
             let Some(mut q) = self.queue_briefly() else {
+                self.overflow(record);
                 return;
             };
             if q.errors.len() >= MAX_PENDING_ERRORS {
@@ -341,9 +373,25 @@ impl Shared {
         self.work.notify_one();
     }
 
-    /// Queues a finished transaction.
+    /// Hands an error over without the queue's lock, or drops it (counted)
+    /// when the lane is full.
+    fn overflow(&self, record: ErrorRecord) {
+        if self.overflowed.fetch_add(1, Ordering::Relaxed) >= MAX_OVERFLOW
+            || self.overflow.0.send(record).is_err()
+        {
+            self.overflowed.fetch_sub(1, Ordering::Relaxed);
+            self.dropped_busy.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.pending.store(true, Ordering::Relaxed);
+        self.work.notify_one();
+    }
+
+    /// Queues a finished transaction (dropped and counted when the queue is
+    /// busy: transactions are a sample).
     pub(crate) fn push_transaction(&self, record: TxnRecord) {
         let Some(mut q) = self.queue_briefly() else {
+            self.dropped_busy.fetch_add(1, Ordering::Relaxed);
             return;
         };
         if q.txns.len() >= MAX_PENDING_TRANSACTIONS {
@@ -400,17 +448,27 @@ impl Shared {
     }
 }
 
-/// A lock taken with `try_lock` a bounded number of times (the first few
-/// spin, the rest yield), never waited on: a lock that stays held (by the code
-/// a signal handler interrupted, or, in a forked child, by a parent thread that
-/// is not there) is given up on. A poisoned lock is taken as it is.
+/// A lock taken with `try_lock`, never waited on for more than
+/// [`LOCK_PATIENCE`]: the first attempts spin, the next yield the processor.
+/// The holders of these locks hold them for microseconds, but a holder the
+/// scheduler preempts can keep one for a time slice (a loaded machine); a lock
+/// that stays held (by the code a signal handler interrupted, or, in a forked
+/// child, by a parent thread that is not there) is given up on. A poisoned
+/// lock is taken as it is.
 pub(crate) fn lock_briefly<T>(lock: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
-    for attempt in 0..LOCK_ATTEMPTS {
+    let mut since: Option<Instant> = None;
+    for attempt in 0u32.. {
         match lock.try_lock() {
             Ok(guard) => return Some(guard),
             Err(TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
-            Err(TryLockError::WouldBlock) if attempt < 32 => std::hint::spin_loop(),
-            Err(TryLockError::WouldBlock) => std::thread::yield_now(),
+            Err(TryLockError::WouldBlock) if attempt < SPINS => std::hint::spin_loop(),
+            Err(TryLockError::WouldBlock) => {
+                let start = *since.get_or_insert_with(Instant::now);
+                if start.elapsed() >= LOCK_PATIENCE {
+                    return None;
+                }
+                std::thread::yield_now();
+            }
         }
     }
     None
@@ -488,13 +546,26 @@ mod tests {
     }
 
     #[test]
-    fn a_busy_queue_drops_instead_of_waiting() {
+    fn a_busy_queue_never_waits_and_loses_nothing() {
         let s = shared();
         let held = s.queue().unwrap();
-        assert_eq!(s.admit_error(1, 1), Admit::Done);
-        assert_eq!(s.dropped_busy.load(Ordering::Relaxed), 1);
-        drop(held);
         assert_eq!(s.admit_error(1, 1), Admit::Queue);
+        s.push_error(record(1));
+        assert_eq!(s.dropped_busy.load(Ordering::Relaxed), 0);
+        drop(held);
+        let mut out = Vec::new();
+        s.drain_overflow(&mut out);
+        assert_eq!(out.len(), 1, "taken by the overflow lane");
+        // Past the lane's bound: dropped and counted.
+        let held = s.queue().unwrap();
+        for _ in 0..(MAX_OVERFLOW + 2) {
+            s.push_error(record(2));
+        }
+        drop(held);
+        assert_eq!(s.dropped_busy.load(Ordering::Relaxed), 2);
+        let mut out = Vec::new();
+        s.drain_overflow(&mut out);
+        assert_eq!(out.len(), MAX_OVERFLOW);
     }
 
     #[test]

@@ -24,6 +24,8 @@ use crate::transport::Delivery;
 /// How long a report that may come again (from `#[instrument(err)]`) is held
 /// for its callers' reports of the same failure.
 pub(crate) const MERGE_WINDOW: Duration = Duration::from_secs(1);
+/// The longest the worker sleeps with nothing to do.
+const IDLE_WAKE: Duration = Duration::from_secs(1);
 /// How often the spool is looked at while the program runs.
 const REPLAY_EVERY: Duration = Duration::from_secs(60);
 /// The longest one replay pass runs before the worker looks at its queue again.
@@ -121,6 +123,7 @@ impl Worker {
             let held_due = q.held.iter().map(|h| h.deadline).min();
             let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
             if !q.errors.is_empty()
+                || self.shared.overflowed.load(Ordering::Relaxed) > 0
                 || !q.txns.is_empty()
                 || q.flush_requested > q.flush_done
                 || q.stop
@@ -131,11 +134,18 @@ impl Worker {
             {
                 break;
             }
-            let wake = [Some(*next_features), held_due, *next_replay]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(*next_features);
+            // At most IDLE_WAKE: an error handed over by the overflow lane
+            // (whose notice can come just before this wait) waits no longer.
+            let wake = [
+                Some(*next_features),
+                held_due,
+                *next_replay,
+                Some(now + IDLE_WAKE),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(*next_features);
             q = match self.shared.work.wait_timeout(q, wake - now) {
                 Ok((q, _)) => q,
                 Err(poisoned) => poisoned.into_inner().0,
@@ -144,7 +154,8 @@ impl Worker {
         self.shared.pending.store(false, Ordering::Relaxed);
         let now = Instant::now();
         let flushing = q.flush_requested > q.flush_done || q.stop;
-        let incoming = q.take_errors();
+        let mut incoming = q.take_errors();
+        self.shared.drain_overflow(&mut incoming);
         let errors = merge(&mut q.held, incoming, now, flushing);
         let features_due = flushing || now >= *next_features;
         if features_due {
@@ -432,7 +443,8 @@ fn spill_here(shared: &Shared, assembly: &Assembly, started: Instant, abandon: b
         q.abandoned = true;
         shared.stopping.store(true, Ordering::Relaxed);
     }
-    let incoming = q.take_errors();
+    let mut incoming = q.take_errors();
+    shared.drain_overflow(&mut incoming);
     let errors = merge(&mut q.held, incoming, Instant::now(), true);
     let txns = if abandon {
         std::mem::take(&mut q.txns)

@@ -81,6 +81,10 @@ fn check(server: &Injector, t: &Timings, label: &str) {
         count("before drop"),
     );
     eprintln!(
+        "[fault] {label}: discarded {:?}",
+        common::faults::discarded_by_reason(&server.delivered_client_reports(), "error")
+    );
+    eprintln!(
         "[fault] {label} (thread {:?}): flush {:?} -> {}, guard drop {:?}; delivered {before_flush}/{DISTINCT} \
          before the flush, {repeated}/{REPEATS} repeats, {before_drop}/{DISTINCT} before the drop",
         t.thread, t.flush, t.flushed, t.drop

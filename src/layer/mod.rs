@@ -462,17 +462,16 @@ where
     };
     match sampled.parent_span_id {
         Some(_) => {
-            if let Ok(mut spans) = sampled.txn.spans.try_lock()
+            // Children of one transaction close on many threads at once: a
+            // single `try_lock` lost one now and then (4 tokio workers).
+            if let Some(mut spans) = crate::queue::lock_briefly(&sampled.txn.spans)
                 && spans.len() < MAX_SPANS
             {
                 spans.push(record);
             }
         }
         None => {
-            let spans = sampled
-                .txn
-                .spans
-                .lock()
+            let spans = crate::queue::lock_briefly(&sampled.txn.spans)
                 .map(|mut s| std::mem::take(&mut *s))
                 .unwrap_or_default();
             shared.push_transaction(TxnRecord {
