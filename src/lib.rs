@@ -159,7 +159,7 @@
 //!
 //! # Feature flags
 //!
-//! - `test-util`: [`testing::Captured`], to see in tests what the gate lets through.
+//! - `test-util`: `testing::Captured`, to see in tests what the gate lets through.
 //! - `cli`: the `openadapt-telemetry` binary (`status`, `enable`, `disable`,
 //!   `preview`, `send-test`, `reset-id`); library users compile none of it.
 //!
@@ -180,6 +180,8 @@
 
 mod backtrace;
 mod build;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod config;
 mod crumbs;
 mod features;
@@ -210,14 +212,6 @@ pub use crate::layer::{TelemetryLayer, layer};
 pub use crate::notice::{show_first_run_notice, write_first_run_notice};
 pub use crate::telemetry::{Telemetry, TelemetryBuilder};
 pub use crate::transport::Delivery;
-
-/// The spool folder, for the `openadapt-telemetry` binary (`status`,
-/// `disable`) only: not a stable API.
-#[cfg(feature = "cli")]
-#[doc(hidden)]
-pub mod cli_spool {
-    pub use crate::spool::{Summary, default_dir, remove_all, summary};
-}
 
 /// What telemetry collects, what it never collects, and how to turn it off:
 /// for a CLI's `--help` or a first-run notice.
