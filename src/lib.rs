@@ -205,11 +205,9 @@ pub mod testing;
 mod transport;
 mod worker;
 
-pub use crate::config::{Config, ConfigFile, FileState, Preview, Setting, Source};
-pub use crate::config::{ConfigError, ConfigErrorKind};
-pub use crate::identity::AnonymousId;
+pub use crate::config::{Config, Setting, Source};
 pub use crate::layer::{TelemetryLayer, layer};
-pub use crate::notice::{show_first_run_notice, write_first_run_notice};
+pub use crate::notice::show_first_run_notice;
 pub use crate::telemetry::{Telemetry, TelemetryBuilder};
 pub use crate::transport::Delivery;
 

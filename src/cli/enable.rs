@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{ERASURE, Failure, NAME, chain, on_off, say, spooled, why};
-use crate::config::{Config, ConfigErrorKind, FileState, Source};
+use crate::config::{Config, ConfigErrorKind, FileState, IfInvalid, Source};
 use crate::identity::AnonymousId;
 use crate::spool;
 
 /// `enable`/`disable [--force]`.
-pub(super) fn set_enabled(on: bool, force: bool) -> Result<ExitCode, Failure> {
+pub(super) fn set_enabled(on: bool, invalid: IfInvalid) -> Result<ExitCode, Failure> {
     let command = if on { "enable" } else { "disable" };
     let before = Config::load();
     if before.file_path().is_none() {
@@ -33,7 +33,8 @@ pub(super) fn set_enabled(on: bool, force: bool) -> Result<ExitCode, Failure> {
     };
     let mut out = String::new();
     for (path, state) in &files {
-        if force && matches!(state, FileState::Invalid(_)) && path.is_file() {
+        if invalid == IfInvalid::Replace && matches!(state, FileState::Invalid(_)) && path.is_file()
+        {
             match keep_backup(path) {
                 Ok(backup) => out.push_str(&format!(
                     "Kept a copy of the unparseable config file as {}.\n",
@@ -44,7 +45,7 @@ pub(super) fn set_enabled(on: bool, force: bool) -> Result<ExitCode, Failure> {
                 )),
             }
         }
-        if let Err(e) = Config::write_enabled(path, on, force) {
+        if let Err(e) = Config::write_enabled(path, on, invalid) {
             say(&out);
             return Err(Failure::Failed(match e.kind() {
                 ConfigErrorKind::Invalid(_) => {

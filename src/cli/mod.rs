@@ -22,8 +22,10 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::{Config, ConfigFile, FileState, Source};
+use crate::config::{Config, ConfigFile, FileState, IfInvalid, Source};
 use crate::spool;
+
+pub use crate::identity::AnonymousId;
 
 const NAME: &str = "openadapt-telemetry";
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -172,11 +174,20 @@ fn dispatch(args: Vec<OsString>) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Status { json } => status::status(json),
-        Command::Enable { force } => enable::set_enabled(true, force),
-        Command::Disable { force } => enable::set_enabled(false, force),
+        Command::Enable { force } => enable::set_enabled(true, if_invalid(force)),
+        Command::Disable { force } => enable::set_enabled(false, if_invalid(force)),
         Command::Preview => preview::preview(),
         Command::SendTest { dsn } => send_test::send_test(dsn),
         Command::ResetId { delete } => reset_id::reset_id(delete),
+    }
+}
+
+/// What `--force` asks of a config file that cannot be parsed.
+fn if_invalid(force: bool) -> IfInvalid {
+    if force {
+        IfInvalid::Replace
+    } else {
+        IfInvalid::Refuse
     }
 }
 
