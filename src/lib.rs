@@ -1,4 +1,4 @@
-//! Privacy-first telemetry for [`tracing`]: errors become GlitchTip (Sentry)
+//! Privacy-first telemetry for [`tracing`](https://docs.rs/tracing): errors become GlitchTip (Sentry)
 //! issues, `#[instrument]` spans become sampled performance transactions, and
 //! `feature = "..."` fields become usage counts. Nothing personal leaves the
 //! machine, it is easy to turn off, and it costs nothing when it is off.
