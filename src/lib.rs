@@ -159,9 +159,14 @@
 //!
 //! # Feature flags
 //!
-//! - `test-util`: `testing::Captured`, to see in tests what the gate lets through.
+//! - `test-util`: the `testing` module (`testing::Captured`, to see in tests
+//!   what the gate lets through; `testing::write_first_run_notice`), and the
+//!   builder's test seams: `TelemetryBuilder::env_lookup` (variables without
+//!   `set_var`), `config_file`, `no_config_file`, `feature_flush_interval`,
+//!   and `Telemetry::send_test_event`.
 //! - `cli`: the `openadapt-telemetry` binary (`status`, `enable`, `disable`,
-//!   `preview`, `send-test`, `reset-id`); library users compile none of it.
+//!   `preview`, `send-test`, `reset-id`), a thin `main` over `cli::run`;
+//!   library users compile none of it.
 //!
 //! A package that wants a build with no telemetry at all makes this crate an
 //! optional dependency behind its own `telemetry` feature.

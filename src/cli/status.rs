@@ -131,7 +131,6 @@ fn status_text(config: &Config, id: &IdState) -> String {
     row("dsn", value, source);
     let (value, source) = dsn_row(config.usage_dsn(), "usage events go to the dsn");
     row("usage_dsn", value, source);
-    let s = |setting: &Setting<bool>| setting.value().to_string();
     row(
         "environment",
         config.environment().value().clone(),
@@ -147,26 +146,14 @@ fn status_text(config: &Config, id: &IdState) -> String {
         rate(*config.traces_sample_rate().value()),
         origin(config.traces_sample_rate().source()),
     );
-    row(
-        "error_tracking",
-        s(config.error_tracking()),
-        origin(config.error_tracking().source()),
-    );
-    row(
-        "performance_tracking",
-        s(config.performance_tracking()),
-        origin(config.performance_tracking().source()),
-    );
-    row(
-        "feature_usage",
-        s(config.feature_usage()),
-        origin(config.feature_usage().source()),
-    );
-    row(
-        "send_default_pii",
-        s(config.send_default_pii()),
-        origin(config.send_default_pii().source()),
-    );
+    for (key, setting) in [
+        ("error_tracking", config.error_tracking()),
+        ("performance_tracking", config.performance_tracking()),
+        ("feature_usage", config.feature_usage()),
+        ("send_default_pii", config.send_default_pii()),
+    ] {
+        row(key, setting.value().to_string(), origin(setting.source()));
+    }
     row(
         "internal",
         yes_no(*config.internal().value()).to_owned(),
