@@ -29,7 +29,7 @@ const FILE: [&str; 2] = [".openadapt", "telemetry_distinct_id"];
 /// Where the install id is kept, and the operations on it.
 ///
 /// ```
-/// use openadapt_telemetry::AnonymousId;
+/// use openadapt_telemetry::cli::AnonymousId;
 ///
 /// let home = std::env::temp_dir().join(format!("openadapt-doc-id-{}", std::process::id()));
 /// let id = AnonymousId::in_home(&home);
@@ -44,6 +44,10 @@ const FILE: [&str; 2] = [".openadapt", "telemetry_distinct_id"];
 /// # std::fs::remove_dir_all(&home)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[cfg_attr(
+    not(feature = "cli"),
+    expect(unreachable_pub, reason = "public as `cli::AnonymousId`")
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnonymousId {
     path: PathBuf,
@@ -59,6 +63,17 @@ enum Stored {
     Garbage(String),
 }
 
+#[cfg_attr(
+    not(feature = "cli"),
+    expect(unreachable_pub, reason = "public as `cli::AnonymousId`")
+)]
+#[cfg_attr(
+    not(any(test, feature = "cli")),
+    expect(
+        dead_code,
+        reason = "the command line's `status`, `reset-id` and `disable` use the rest"
+    )
+)]
 impl AnonymousId {
     /// The id of the install whose home directory is `home`:
     /// `home/.openadapt/telemetry_distinct_id`.

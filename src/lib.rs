@@ -1,4 +1,4 @@
-//! Privacy-first telemetry for [`tracing`]: errors become GlitchTip (Sentry)
+//! Privacy-first telemetry for [`tracing`](https://docs.rs/tracing): errors become GlitchTip (Sentry)
 //! issues, `#[instrument]` spans become sampled performance transactions, and
 //! `feature = "..."` fields become usage counts. Nothing personal leaves the
 //! machine, it is easy to turn off, and it costs nothing when it is off.
@@ -159,9 +159,14 @@
 //!
 //! # Feature flags
 //!
-//! - `test-util`: [`testing::Captured`], to see in tests what the gate lets through.
+//! - `test-util`: the `testing` module (`testing::Captured`, to see in tests
+//!   what the gate lets through; `testing::write_first_run_notice`), and the
+//!   builder's test seams: `TelemetryBuilder::env_lookup` (variables without
+//!   `set_var`), `config_file`, `no_config_file`, `feature_flush_interval`,
+//!   and `Telemetry::send_test_event`.
 //! - `cli`: the `openadapt-telemetry` binary (`status`, `enable`, `disable`,
-//!   `preview`, `send-test`, `reset-id`); library users compile none of it.
+//!   `preview`, `send-test`, `reset-id`), a thin `main` over `cli::run`;
+//!   library users compile none of it.
 //!
 //! A package that wants a build with no telemetry at all makes this crate an
 //! optional dependency behind its own `telemetry` feature.
@@ -180,6 +185,8 @@
 
 mod backtrace;
 mod build;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod config;
 mod crumbs;
 mod features;
@@ -203,21 +210,11 @@ pub mod testing;
 mod transport;
 mod worker;
 
-pub use crate::config::{Config, ConfigFile, FileState, Preview, Setting, Source};
-pub use crate::config::{ConfigError, ConfigErrorKind};
-pub use crate::identity::AnonymousId;
+pub use crate::config::{Config, Setting, Source};
 pub use crate::layer::{TelemetryLayer, layer};
-pub use crate::notice::{show_first_run_notice, write_first_run_notice};
+pub use crate::notice::show_first_run_notice;
 pub use crate::telemetry::{Telemetry, TelemetryBuilder};
 pub use crate::transport::Delivery;
-
-/// The spool folder, for the `openadapt-telemetry` binary (`status`,
-/// `disable`) only: not a stable API.
-#[cfg(feature = "cli")]
-#[doc(hidden)]
-pub mod cli_spool {
-    pub use crate::spool::{Summary, default_dir, remove_all, summary};
-}
 
 /// What telemetry collects, what it never collects, and how to turn it off:
 /// for a CLI's `--help` or a first-run notice.

@@ -35,11 +35,13 @@ pub fn show_first_run_notice(config: &Config) -> bool {
     write_first_run_notice(config, &process_env, terminal, &mut stderr.lock())
 }
 
-/// [`show_first_run_notice`] with its inputs given: the environment lookup
-/// (for the CI variables), whether the output is a terminal, and where to write.
+/// [`show_first_run_notice`](crate::show_first_run_notice) with its inputs
+/// given: the environment lookup (for the CI variables), whether the output is
+/// a terminal, and where to write.
 ///
 /// ```
-/// use openadapt_telemetry::{Telemetry, write_first_run_notice};
+/// use openadapt_telemetry::Telemetry;
+/// use openadapt_telemetry::testing::write_first_run_notice;
 ///
 /// let dir = std::env::temp_dir().join(format!("openadapt-doc-notice-{}", std::process::id()));
 /// let telemetry = Telemetry::builder("demo", "0.1.0")
@@ -57,6 +59,13 @@ pub fn show_first_run_notice(config: &Config) -> bool {
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[cfg_attr(
+    not(feature = "test-util"),
+    expect(
+        unreachable_pub,
+        reason = "public as `testing::write_first_run_notice`"
+    )
+)]
 pub fn write_first_run_notice(
     config: &Config,
     env: &dyn Fn(&str) -> Option<String>,

@@ -76,7 +76,14 @@ pub(crate) enum Origin {
     Event(&'static Metadata<'static>),
     /// A panic.
     Panic,
-    /// The test event of [`Telemetry::send_test_event`](crate::Telemetry::send_test_event).
+    /// The test event of `Telemetry::send_test_event`.
+    #[cfg_attr(
+        not(any(test, feature = "test-util", feature = "cli")),
+        expect(
+            dead_code,
+            reason = "made by `send_test_event` (features `test-util`, `cli`)"
+        )
+    )]
     Test,
 }
 
@@ -439,6 +446,13 @@ impl Shared {
     }
 
     /// What became of the last envelope the worker sent, taken.
+    #[cfg_attr(
+        not(any(test, feature = "test-util", feature = "cli")),
+        expect(
+            dead_code,
+            reason = "made by `send_test_event` (features `test-util`, `cli`)"
+        )
+    )]
     pub(crate) fn take_last_delivery(&self) -> Option<Delivery> {
         self.last_delivery.lock().ok().and_then(|mut d| d.take())
     }

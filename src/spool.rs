@@ -52,11 +52,7 @@ const CLAIM: &str = ".claim";
 
 /// The spool folder for this install, from the environment as `env` reports
 /// it: `<cache dir>/openadapt/telemetry-spool`; `None` without a cache folder.
-#[cfg_attr(
-    not(feature = "cli"),
-    allow(unreachable_pub, reason = "public for the cli feature's re-export")
-)]
-pub fn default_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+pub(crate) fn default_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
     let var = |name: &str| {
         env(name)
             .map(|v| v.trim().to_owned())
@@ -75,34 +71,20 @@ pub fn default_dir(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 }
 
 /// What waits in a spool folder, for `openadapt-telemetry status`.
-#[cfg_attr(
-    not(feature = "cli"),
-    allow(
-        dead_code,
-        unreachable_pub,
-        reason = "used by the command line (`status`, `disable`)"
-    )
-)]
+#[cfg(any(test, feature = "cli"))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Envelopes waiting (ready or claimed by a process sending them).
-    pub envelopes: usize,
+    pub(crate) envelopes: usize,
     /// Their bytes.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// When the oldest was written.
-    pub oldest: Option<SystemTime>,
+    pub(crate) oldest: Option<SystemTime>,
 }
 
 /// Counts what waits in `dir` (nothing when it does not exist).
-#[cfg_attr(
-    not(feature = "cli"),
-    allow(
-        dead_code,
-        unreachable_pub,
-        reason = "used by the command line (`status`)"
-    )
-)]
-pub fn summary(dir: &Path) -> Summary {
+#[cfg(any(test, feature = "cli"))]
+pub(crate) fn summary(dir: &Path) -> Summary {
     let mut out = Summary::default();
     for file in list(dir) {
         if let Some(name) = Name::parse(&file.name) {
@@ -116,15 +98,8 @@ pub fn summary(dir: &Path) -> Summary {
 }
 
 /// Deletes the spool folder and everything in it (done when it does not exist).
-#[cfg_attr(
-    not(feature = "cli"),
-    allow(
-        dead_code,
-        unreachable_pub,
-        reason = "used by the command line (`disable`)"
-    )
-)]
-pub fn remove_all(dir: &Path) -> io::Result<()> {
+#[cfg(any(test, feature = "cli"))]
+pub(crate) fn remove_all(dir: &Path) -> io::Result<()> {
     match fs::remove_dir_all(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,

@@ -18,7 +18,9 @@ use crate::limits::{TAG_VALUE, cut_chars};
 use crate::outbox::{Network, Outbox};
 use crate::preview::{PreviewSink, Sink};
 use crate::privacy::{Local, Scrubber};
-use crate::queue::{ErrorRecord, Origin, Shared, Switches};
+#[cfg(any(test, feature = "test-util", feature = "cli"))]
+use crate::queue::{ErrorRecord, Origin};
+use crate::queue::{Shared, Switches};
 use crate::runtime::{IN_WORKER, Instance};
 use crate::spool::Spool;
 use crate::transport::Delivery;
@@ -280,7 +282,9 @@ impl TelemetryBuilder {
     }
 
     /// How often feature-usage counts are sent in a long-running process (they
-    /// are also sent at every flush and at shutdown). By default, one hour.
+    /// are also sent at every flush and at shutdown), for tests (feature
+    /// `test-util`). By default, one hour.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn feature_flush_interval(self, interval: Duration) -> Self {
         Self {
             feature_interval: interval.max(Duration::from_millis(10)),
@@ -319,7 +323,9 @@ impl TelemetryBuilder {
     /// Reads this config file alone instead of the default ones
     /// (`OPENADAPT_TELEMETRY_CONFIG` still wins). By default, the file is
     /// `~/.config/openadapt/telemetry.json` (shared with the Python packages),
-    /// and `$XDG_CONFIG_HOME/openadapt/telemetry.json` too when that is another file.
+    /// and `$XDG_CONFIG_HOME/openadapt/telemetry.json` too when that is another
+    /// file. For tests (feature `test-util`).
+    #[cfg(any(test, feature = "test-util"))]
     pub fn config_file(self, path: impl Into<PathBuf>) -> Self {
         Self {
             file: FileChoice::Path(path.into()),
@@ -328,7 +334,9 @@ impl TelemetryBuilder {
     }
 
     /// Reads no config file at all (and keeps no install id: the id lives
-    /// beside the user's files). By default, the files are read.
+    /// beside the user's files), for tests and `openadapt-telemetry preview`
+    /// (features `test-util`, `cli`). By default, the files are read.
+    #[cfg(any(test, feature = "test-util", feature = "cli"))]
     pub fn no_config_file(self) -> Self {
         Self {
             file: FileChoice::None,
@@ -336,8 +344,9 @@ impl TelemetryBuilder {
         }
     }
 
-    /// Where environment variables are read from. By default, the process
-    /// environment. Tests use this to inject variables without `set_var`.
+    /// Where environment variables are read from: tests inject variables
+    /// without `set_var`, the command line filters them (features
+    /// `test-util`, `cli`). By default, the process environment.
     ///
     /// ```
     /// use openadapt_telemetry::Telemetry;
@@ -348,6 +357,7 @@ impl TelemetryBuilder {
     ///     .init();
     /// assert!(!telemetry.is_enabled());
     /// ```
+    #[cfg(any(test, feature = "test-util", feature = "cli"))]
     pub fn env_lookup(
         self,
         lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
@@ -706,9 +716,9 @@ impl Telemetry {
     }
 
     /// Sends one test event (level info, message `openadapt-telemetry test
-    /// event`) and waits at most `timeout` for the server's answer. For a CLI's
-    /// "send a test event" command; it blocks the calling thread. The test
-    /// event is never kept in the spool.
+    /// event`) and waits at most `timeout` for the server's answer: what
+    /// `openadapt-telemetry send-test` does (features `cli`, `test-util`). It
+    /// blocks the calling thread. The test event is never kept in the spool.
     ///
     /// ```
     /// use openadapt_telemetry::{Delivery, Telemetry};
@@ -716,6 +726,7 @@ impl Telemetry {
     /// let telemetry = Telemetry::builder("demo", "0.1.0").enabled(false).init();
     /// assert_eq!(telemetry.send_test_event(std::time::Duration::from_secs(1)), Delivery::NotSent);
     /// ```
+    #[cfg(any(test, feature = "test-util", feature = "cli"))]
     pub fn send_test_event(&self, timeout: Duration) -> Delivery {
         let Some(instance) = &self.instance else {
             return Delivery::NotSent;

@@ -1,4 +1,13 @@
-//! Test support (feature `test-util`): see what the privacy gate lets through.
+//! Test support (feature `test-util`): see what the privacy gate lets through
+//! ([`Captured`]), show the first-run notice with injected inputs
+//! ([`write_first_run_notice`]), and the builder's test seams
+//! ([`TelemetryBuilder::env_lookup`](crate::TelemetryBuilder::env_lookup),
+//! [`config_file`](crate::TelemetryBuilder::config_file),
+//! [`no_config_file`](crate::TelemetryBuilder::no_config_file),
+//! [`spool_dir`](crate::TelemetryBuilder::spool_dir),
+//! [`feature_flush_interval`](crate::TelemetryBuilder::feature_flush_interval),
+//! [`global`](crate::TelemetryBuilder::global),
+//! [`capture`](crate::TelemetryBuilder::capture)).
 //!
 //! ```
 //! use openadapt_telemetry::{Telemetry, testing::Captured};
@@ -23,6 +32,8 @@
 use serde_json::Value;
 
 use crate::preview::CaptureSink;
+
+pub use crate::notice::write_first_run_notice;
 
 /// Collects every scrubbed envelope in memory instead of sending it.
 #[derive(Debug, Clone, Default)]

@@ -15,8 +15,9 @@ use sentry::types::Dsn;
 
 use crate::gate::{Category, NETWORK_ERROR, RATELIMIT_BACKOFF, SEND_ERROR};
 
-/// What became of telemetry handed over for sending: the answer of
-/// [`Telemetry::send_test_event`](crate::Telemetry::send_test_event).
+/// What became of telemetry handed over for sending: the server's answer to
+/// the last error sent ([`Telemetry::last_delivery`](crate::Telemetry::last_delivery))
+/// or to a test event (`Telemetry::send_test_event`, features `test-util`, `cli`).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {

@@ -15,7 +15,8 @@ mod common;
 
 use cli_support::Sandbox;
 use common::capture::{FLUSH, builder, run, start};
-use openadapt_telemetry::{AnonymousId, TelemetryBuilder};
+use openadapt_telemetry::TelemetryBuilder;
+use openadapt_telemetry::cli::AnonymousId;
 use serde_json::{Value, json};
 
 const DSN: &str = "https://key@errors.example/1";

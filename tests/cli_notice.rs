@@ -12,7 +12,8 @@ mod common;
 
 use cli_support::Sandbox;
 use common::capture::env;
-use openadapt_telemetry::{TELEMETRY_HELP, Telemetry, write_first_run_notice};
+use openadapt_telemetry::testing::write_first_run_notice;
+use openadapt_telemetry::{TELEMETRY_HELP, Telemetry};
 
 const DSN: &str = "https://key@errors.example/1";
 

@@ -214,7 +214,7 @@ fn hostile_child() {
                 .capture_panics(false)
                 .init();
             let mut out = Vec::new();
-            assert!(openadapt_telemetry::write_first_run_notice(
+            assert!(openadapt_telemetry::testing::write_first_run_notice(
                 telemetry.config(),
                 &|_: &str| None,
                 true,

@@ -8,8 +8,12 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::env::{CONFIG, HOME, XDG_CONFIG_HOME};
-use super::{Config, ConfigError, ConfigErrorKind, ConfigFile, FileState, PREFIX};
-use crate::fs::{self, CONFIG_LIMIT, ReadError};
+#[cfg(any(test, feature = "cli"))]
+use super::{Config, ConfigError, ConfigErrorKind};
+use super::{ConfigFile, FileState, PREFIX};
+#[cfg(any(test, feature = "cli"))]
+use crate::fs::ReadError;
+use crate::fs::{self, CONFIG_LIMIT};
 use crate::internal::var;
 
 /// The config file's place under the config folder (`~/.config`, `$XDG_CONFIG_HOME`).
@@ -26,11 +30,25 @@ pub(crate) enum FileChoice {
     /// [`locate`]).
     Locate,
     /// This file.
+    #[cfg_attr(
+        not(any(test, feature = "test-util")),
+        expect(
+            dead_code,
+            reason = "chosen by `TelemetryBuilder::config_file` (feature `test-util`)"
+        )
+    )]
     Path(PathBuf),
     /// This text, as if read from this path (for tests).
     #[cfg(test)]
     Contents { path: PathBuf, text: String },
     /// No file.
+    #[cfg_attr(
+        not(any(test, feature = "test-util", feature = "cli")),
+        expect(
+            dead_code,
+            reason = "chosen by `TelemetryBuilder::no_config_file` (features `test-util`, `cli`)"
+        )
+    )]
     None,
 }
 
@@ -136,6 +154,7 @@ pub(super) fn json_text(value: &Value) -> String {
 
 /// `text` (serialised JSON) with every marker string written back as its bare
 /// word, so a file rewritten by `enable`/`disable` keeps Python's `NaN`.
+#[cfg(any(test, feature = "cli"))]
 fn unmark_non_finite(text: &str) -> String {
     let mut out = text.to_owned();
     for (word, marker) in NON_FINITE {
@@ -338,6 +357,18 @@ pub(super) fn read_files(env: &dyn Fn(&str) -> Option<String>, choice: &FileChoi
     out
 }
 
+/// What [`Config::write_enabled`] does with a config file that cannot be read
+/// or is not a JSON object.
+#[cfg(any(test, feature = "cli"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IfInvalid {
+    /// Leave it alone, and fail with [`ConfigErrorKind::Invalid`].
+    Refuse,
+    /// Replace it (`enable --force`, `disable --force`).
+    Replace,
+}
+
+#[cfg(any(test, feature = "cli"))]
 impl Config {
     /// Sets `"enabled"` in the config file at `path`, as `openadapt-telemetry
     /// enable`/`disable` do, keeping every other key (unknown ones, and the
@@ -351,24 +382,15 @@ impl Config {
     /// refused ([`ConfigErrorKind::DanglingLink`]): no file is ever created
     /// through a link. Nothing is written when the file already says so.
     ///
-    /// A file that cannot be read or is not a JSON object is left alone, unless
-    /// `force` is true: then it is replaced by `{"enabled": …}`. A directory,
-    /// a FIFO, a device or a socket is never replaced.
-    ///
-    /// ```
-    /// use openadapt_telemetry::Config;
-    ///
-    /// let dir = std::env::temp_dir().join(format!("openadapt-doc-{}", std::process::id()));
-    /// let path = dir.join("telemetry.json");
-    /// std::fs::create_dir_all(&dir)?;
-    /// std::fs::write(&path, r#"{"environment": "dev", "future_key": [1]}"#)?;
-    /// Config::write_enabled(&path, false, false)?;
-    /// let text = std::fs::read_to_string(&path)?;
-    /// assert!(text.contains(r#""enabled": false"#) && text.contains("future_key"));
-    /// # std::fs::remove_dir_all(&dir)?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn write_enabled(path: &Path, enabled: bool, force: bool) -> Result<(), ConfigError> {
+    /// A file that cannot be read or is not a JSON object is left alone
+    /// ([`IfInvalid::Refuse`]) or replaced by `{"enabled": …}`
+    /// ([`IfInvalid::Replace`]). A directory, a FIFO, a device or a socket is
+    /// never replaced.
+    pub(crate) fn write_enabled(
+        path: &Path,
+        enabled: bool,
+        invalid: IfInvalid,
+    ) -> Result<(), ConfigError> {
         let error = |kind, source| ConfigError {
             path: path.to_owned(),
             kind,
@@ -405,7 +427,7 @@ impl Config {
                 }
                 object
             }
-            Err(_) if force => serde_json::Map::new(),
+            Err(_) if invalid == IfInvalid::Replace => serde_json::Map::new(),
             Err(reason) => return Err(error(ConfigErrorKind::Invalid(reason), None)),
         };
         object.insert("enabled".to_owned(), Value::Bool(enabled));
@@ -731,7 +753,7 @@ mod tests {
     fn write_enabled_keeps_other_keys_and_creates_the_folder() -> TestResult {
         let dir = scratch("write")?;
         let path = dir.join("new").join("openadapt").join("telemetry.json");
-        Config::write_enabled(&path, false, false)?;
+        Config::write_enabled(&path, false, IfInvalid::Refuse)?;
         assert_eq!(
             std::fs::read_to_string(&path)?,
             "{\n  \"enabled\": false\n}\n"
@@ -741,7 +763,7 @@ mod tests {
             &path,
             r#"{"enabled": false, "environment": "dev", "future_key": {"nested": [1, 2]}}"#,
         )?;
-        Config::write_enabled(&path, true, false)?;
+        Config::write_enabled(&path, true, IfInvalid::Refuse)?;
         let value: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
         assert_eq!(
             value,
@@ -750,7 +772,7 @@ mod tests {
         // already so: the file is not rewritten
         let before = std::fs::read_to_string(&path)?;
         std::fs::write(&path, before.replace('\n', " "))?;
-        Config::write_enabled(&path, true, false)?;
+        Config::write_enabled(&path, true, IfInvalid::Refuse)?;
         assert!(!std::fs::read_to_string(&path)?.contains('\n'));
         // no temporary file is left behind
         let names: Vec<_> = std::fs::read_dir(path.parent().ok_or("no parent")?)?
@@ -770,7 +792,7 @@ mod tests {
             ("[1]", "expected a JSON object, found an array"),
         ] {
             std::fs::write(&path, text)?;
-            let error = Config::write_enabled(&path, false, false)
+            let error = Config::write_enabled(&path, false, IfInvalid::Refuse)
                 .err()
                 .ok_or("no error")?;
             assert_eq!(error.kind(), &ConfigErrorKind::Invalid(reason.to_owned()));
@@ -779,13 +801,13 @@ mod tests {
                 format!("cannot update config file {}: {reason}", path.display())
             );
             assert_eq!(std::fs::read_to_string(&path)?, text);
-            Config::write_enabled(&path, false, true)?;
+            Config::write_enabled(&path, false, IfInvalid::Replace)?;
             assert_eq!(
                 std::fs::read_to_string(&path)?,
                 "{\n  \"enabled\": false\n}\n"
             );
         }
-        let error = Config::write_enabled(&dir, false, true)
+        let error = Config::write_enabled(&dir, false, IfInvalid::Replace)
             .err()
             .ok_or("no error")?;
         assert_eq!(error.kind(), &ConfigErrorKind::IsDirectory);
@@ -805,7 +827,7 @@ mod tests {
         std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600))?;
         let link = dir.join("telemetry.json");
         std::os::unix::fs::symlink(&real, &link)?;
-        Config::write_enabled(&link, false, false)?;
+        Config::write_enabled(&link, false, IfInvalid::Refuse)?;
         assert!(std::fs::symlink_metadata(&link)?.file_type().is_symlink());
         assert!(std::fs::read_to_string(&real)?.contains(r#""enabled": false"#));
         assert_eq!(
@@ -948,10 +970,10 @@ mod tests {
             );
             // the CLI's rewrite refuses it unforced, and forced unless it is a
             // regular file (the large one)
-            let error = Config::write_enabled(path, false, false)
+            let error = Config::write_enabled(path, false, IfInvalid::Refuse)
                 .err()
                 .ok_or("no error")?;
-            let forced = Config::write_enabled(path, false, true);
+            let forced = Config::write_enabled(path, false, IfInvalid::Replace);
             if path == folder {
                 assert_eq!(error.kind(), &ConfigErrorKind::IsDirectory);
                 assert!(forced.is_err());
@@ -984,7 +1006,7 @@ mod tests {
         let link = dir.join("telemetry.json");
         let nowhere = dir.join("dotfiles").join("telemetry.json");
         std::os::unix::fs::symlink(&nowhere, &link)?;
-        let error = Config::write_enabled(&link, false, true)
+        let error = Config::write_enabled(&link, false, IfInvalid::Replace)
             .err()
             .ok_or("no error")?;
         assert_eq!(
@@ -1006,17 +1028,17 @@ mod tests {
             Ok(std::fs::metadata(p)?.permissions().mode() & 0o777)
         };
         let path = dir.join("new").join("openadapt").join("telemetry.json");
-        Config::write_enabled(&path, false, false)?;
+        Config::write_enabled(&path, false, IfInvalid::Refuse)?;
         assert_eq!(mode(&path)?, 0o600);
         assert_eq!(mode(&dir.join("new"))?, 0o700);
         assert_eq!(mode(&dir.join("new").join("openadapt"))?, 0o700);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
-        Config::write_enabled(&path, true, false)?;
+        Config::write_enabled(&path, true, IfInvalid::Refuse)?;
         assert_eq!(mode(&path)?, 0o644);
 
         // Python's bare NaN survives a rewrite
         std::fs::write(&path, r#"{"enabled": true, "sample_rate": NaN}"#)?;
-        Config::write_enabled(&path, false, false)?;
+        Config::write_enabled(&path, false, IfInvalid::Refuse)?;
         assert_eq!(
             std::fs::read_to_string(&path)?,
             "{\n  \"enabled\": false,\n  \"sample_rate\": NaN\n}\n"

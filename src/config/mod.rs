@@ -57,6 +57,8 @@ use env::IN_CI;
 
 pub(crate) use env::process_env;
 pub(crate) use file::FileChoice;
+#[cfg(any(test, feature = "cli"))]
+pub(crate) use file::IfInvalid;
 pub(crate) use resolve::{Overrides, resolve};
 
 const PREFIX: &str = "openadapt-telemetry: ";
@@ -142,9 +144,8 @@ impl<T> Setting<T> {
 }
 
 /// Where preview output goes.
-#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Preview {
+pub(crate) enum Preview {
     /// Print what would be sent to standard error (`OPENADAPT_TELEMETRY_DEBUG=true`).
     Stderr,
     /// Append what would be sent to this file (`OPENADAPT_TELEMETRY_DEBUG_FILE`).
@@ -152,9 +153,8 @@ pub enum Preview {
 }
 
 /// State of a config file.
-#[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileState {
+pub(crate) enum FileState {
     /// There is no file at the path: the normal case, not an error.
     NotFound,
     /// The file was read and is a JSON object.
@@ -169,19 +169,27 @@ pub enum FileState {
 
 /// A config file that was consulted, and what was found there.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     path: PathBuf,
     state: FileState,
 }
 
 impl ConfigFile {
     /// The file.
-    pub fn path(&self) -> &Path {
+    #[cfg_attr(
+        not(any(test, feature = "cli")),
+        expect(dead_code, reason = "for the cli feature's `status`")
+    )]
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// What happened when it was read.
-    pub fn state(&self) -> &FileState {
+    #[cfg_attr(
+        not(any(test, feature = "cli")),
+        expect(dead_code, reason = "for the cli feature's `status`")
+    )]
+    pub(crate) fn state(&self) -> &FileState {
         &self.state
     }
 }
@@ -227,14 +235,18 @@ impl Config {
     }
 
     /// Why [`internal`](Self::internal) is what it is, e.g. `CI variable CI is set`.
-    pub fn internal_reason(&self) -> &str {
+    #[cfg_attr(
+        not(any(test, feature = "cli")),
+        expect(dead_code, reason = "for the cli feature's `status`")
+    )]
+    pub(crate) fn internal_reason(&self) -> &str {
         &self.internal_reason
     }
 
     /// Whether this process runs in CI: `true` with the CI variable that says
     /// so as its [`Source::Env`], or `false` ([`Source::Detected`]). A CI
     /// variable set to `0` or `false` does not count.
-    pub fn ci(&self) -> &Setting<bool> {
+    pub(crate) fn ci(&self) -> &Setting<bool> {
         &self.ci
     }
 
@@ -291,31 +303,39 @@ impl Config {
 
     /// Where preview output goes, if preview is on (`OPENADAPT_TELEMETRY_DEBUG`,
     /// `OPENADAPT_TELEMETRY_DEBUG_FILE`).
-    pub fn preview(&self) -> Option<&Preview> {
+    pub(crate) fn preview(&self) -> Option<&Preview> {
         self.preview.as_ref()
     }
 
     /// The main config file: the one `OPENADAPT_TELEMETRY_CONFIG` or the
     /// builder names, else `~/.config/openadapt/telemetry.json`; `None` when no
     /// path could be determined or no file is read.
-    pub fn file_path(&self) -> Option<&Path> {
+    pub(crate) fn file_path(&self) -> Option<&Path> {
         self.file_path.as_deref()
     }
 
     /// What happened when the main config file was read.
-    pub fn file_state(&self) -> &FileState {
+    #[cfg_attr(
+        not(any(test, feature = "cli")),
+        expect(dead_code, reason = "for the cli feature's `status`")
+    )]
+    pub(crate) fn file_state(&self) -> &FileState {
         &self.file_state
     }
 
     /// Every config file consulted, the main one first, then the
     /// `$XDG_CONFIG_HOME` one when it was read too (its keys win).
-    pub fn config_files(&self) -> &[ConfigFile] {
+    #[cfg_attr(
+        not(any(test, feature = "cli")),
+        expect(dead_code, reason = "for the cli feature's `status`")
+    )]
+    pub(crate) fn config_files(&self) -> &[ConfigFile] {
         &self.files
     }
 
     /// The install id set by `OPENADAPT_TELEMETRY_DISTINCT_ID`, sent instead of
     /// the one kept in the install id file.
-    pub fn distinct_id(&self) -> Option<&str> {
+    pub(crate) fn distinct_id(&self) -> Option<&str> {
         self.distinct_id.as_deref()
     }
 
@@ -335,31 +355,32 @@ impl Config {
     /// `openadapt-telemetry: `. Empty when the user opted out (`DO_NOT_TRACK`,
     /// `enabled` false, a repository opt-out): settings that are not used are
     /// not complained about.
-    pub fn warnings(&self) -> &[String] {
+    pub(crate) fn warnings(&self) -> &[String] {
         &self.warnings
     }
 }
 
 /// Why the config file could not be changed: the error of [`Config::write_enabled`].
+#[cfg(any(test, feature = "cli"))]
 #[derive(Debug)]
-pub struct ConfigError {
+pub(crate) struct ConfigError {
     path: PathBuf,
     kind: ConfigErrorKind,
     source: Option<std::io::Error>,
 }
 
 /// What went wrong in a [`ConfigError`].
-#[non_exhaustive]
+#[cfg(any(test, feature = "cli"))]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfigErrorKind {
+pub(crate) enum ConfigErrorKind {
     /// The file exists but cannot be read, or is not a JSON object; the string
-    /// is a one-line reason. The file was left unchanged (pass `force` to
-    /// replace it).
+    /// is a one-line reason. The file was left unchanged
+    /// ([`IfInvalid::Replace`] replaces it).
     Invalid(String),
     /// The path is a directory; nothing was changed.
     IsDirectory,
     /// The path is not a regular file (a FIFO, a device, a socket: the string
-    /// says which); nothing was changed, even with `force`.
+    /// says which); nothing was changed, even with [`IfInvalid::Replace`].
     NotRegularFile(String),
     /// The path is a symbolic link to this path, where nothing is: nothing
     /// was changed (a file is never created through a dangling link).
@@ -369,18 +390,15 @@ pub enum ConfigErrorKind {
     Write,
 }
 
+#[cfg(any(test, feature = "cli"))]
 impl ConfigError {
     /// What went wrong.
-    pub fn kind(&self) -> &ConfigErrorKind {
+    pub(crate) fn kind(&self) -> &ConfigErrorKind {
         &self.kind
-    }
-
-    /// The config file concerned.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
+#[cfg(any(test, feature = "cli"))]
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let path = self.path.display();
@@ -402,6 +420,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
+#[cfg(any(test, feature = "cli"))]
 impl std::error::Error for ConfigError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::env::{
     DEBUG, DEBUG_FILE, DISTINCT_ID, DO_NOT_TRACK, DSN, ENABLED, ENVIRONMENT, FAIL_CLOSED_VARIABLES,
-    IN_CI, SAMPLE_RATE, TRACES_SAMPLE_RATE, USAGE_DSN, not_utf8, parse_bool, process_env,
+    IN_CI, SAMPLE_RATE, TRACES_SAMPLE_RATE, USAGE_DSN, not_utf8, parse_bool,
 };
 use super::file::{
     FileChoice, FileValues, ID_FILE, LEGACY_ID_FILE, home_dir, json_text, non_finite, read_files,
@@ -22,12 +22,14 @@ const DEFAULT_ENVIRONMENT: &str = "production";
 const DEFAULT_SAMPLE_RATE: f32 = 1.0;
 const DEFAULT_TRACES_SAMPLE_RATE: f32 = 0.01;
 
+#[cfg(feature = "cli")]
 impl Config {
     /// Resolve from the real process environment, the default config file
-    /// locations and the working directory, with no package defaults.
-    pub fn load() -> Self {
+    /// locations and the working directory, with no package defaults: what
+    /// the command line shows and changes.
+    pub(crate) fn load() -> Self {
         resolve(
-            &process_env,
+            &super::env::process_env,
             &FileChoice::Locate,
             &Overrides::default(),
             Signals::detect(),
