@@ -15,11 +15,23 @@
 //! | `sentry_t1` | + the same, traces 1.0 |
 //!
 //! This crate's envelopes go through the whole pipeline (worker thread, privacy
-//! gate, serialisation) into the preview sink writing to `/dev/null`;
-//! sentry-tracing's go to a transport that drops them.
+//! gate, serialisation) into the preview sink pointed at `/dev/null`, which
+//! refuses to write to a device (one failed `open` per envelope, and one line
+//! on stderr per process); sentry-tracing's go to a transport that drops them.
+//!
+//! The `contention_*` groups run an operation on 1 thread and on 8 threads at
+//! once (started together by a barrier, each with its own thread of a pool that
+//! lives as long as the function), under `floor`, `on_t0.01` and
+//! `sentry_t0.01`: ids `<config>_1t` and `<config>_8t`. A function's time per
+//! iteration is the wall time × the cores in use (`min(threads, nproc)`) ÷ the
+//! operations done by all threads: the cost of one operation in core time, equal
+//! to the single-threaded cost when threads do not slow each other down, on any
+//! number of cores. Each thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`) is summed
+//! too and printed per operation beside it: it does not move when other programs
+//! take a core.
 //!
 //! ```text
-//! cargo bench --bench overhead          # ~2 min on 2 cores; prints the table and the targets
+//! cargo bench --bench overhead          # ~3 min on 2 cores; prints the tables and the targets
 //! cargo test --benches                  # runs each function once (CI)
 //! ```
 //!
@@ -30,10 +42,11 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
-use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, measurement::WallTime};
 use openadapt_telemetry::{Telemetry, TelemetryLayer};
 use tracing::{Dispatch, Level, error, info, info_span};
 use tracing_subscriber::filter::{LevelFilter, filter_fn};
@@ -119,7 +132,8 @@ impl Setup {
                 };
                 let telemetry = Telemetry::builder("bench", "0.1.0")
                     // Preview into /dev/null: the full pipeline, privacy gate
-                    // included, with a sink that discards.
+                    // and serialisation included; the sink refuses the device
+                    // and writes nothing.
                     .env_lookup(|name| {
                         (name == "OPENADAPT_TELEMETRY_DEBUG_FILE").then(|| "/dev/null".to_owned())
                     })
@@ -295,6 +309,232 @@ fn benches(c: &mut Criterion) {
 }
 
 // ---------------------------------------------------------------------------
+// Contention: the same operation from 8 threads at once.
+
+/// Threads logging at once in the contention groups.
+const THREADS: usize = 8;
+
+/// The subscribers compared under contention.
+const MT_CONFIGS: &[Config] = &[Config::Floor, Config::On(0.01), Config::Sentry(0.01)];
+
+const MT_OPS: &[(&str, &str)] = &[
+    ("contention_info", "`info!` with 2 fields, outside spans"),
+    (
+        "contention_info_in_span",
+        "`info!` with 2 fields, in each thread's own span",
+    ),
+    ("contention_feature", "`info!(feature = \"x\")`"),
+];
+
+/// Each contention function's CPU time and operations, summed over its threads.
+static CPU: Mutex<BTreeMap<(String, String), (u64, u64)>> = Mutex::new(BTreeMap::new());
+
+/// This thread's CPU time, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
+}
+
+/// What the pool's threads and the measuring thread share.
+struct PoolState {
+    start: Barrier,
+    done: Barrier,
+    iters: AtomicU64,
+    stop: AtomicBool,
+    cpu_ns: AtomicU64,
+    ops: AtomicU64,
+}
+
+/// Threads that each run `op` `iters` times when told, all released at once.
+struct Pool {
+    threads: usize,
+    state: Arc<PoolState>,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Pool {
+    /// `threads` threads with `dispatch` as their default subscriber (and,
+    /// for the anchor, a hub of their own on its client, as sentry gives every
+    /// new thread); with `in_span`, each keeps a root span of its own entered
+    /// while it runs `op`.
+    fn new(
+        dispatch: &Dispatch,
+        hub: Option<&Arc<sentry::Hub>>,
+        threads: usize,
+        in_span: bool,
+        op: fn(u64),
+    ) -> Self {
+        let state = Arc::new(PoolState {
+            start: Barrier::new(threads + 1),
+            done: Barrier::new(threads + 1),
+            iters: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            cpu_ns: AtomicU64::new(0),
+            ops: AtomicU64::new(0),
+        });
+        let handles = (0..threads)
+            .map(|t| {
+                let state = state.clone();
+                let dispatch = dispatch.clone();
+                let hub = hub.map(|hub| Arc::new(sentry::Hub::new_from_top(hub)));
+                std::thread::spawn(move || {
+                    let work = || {
+                        let span = in_span.then(|| info_span!("request", worker = t));
+                        loop {
+                            state.start.wait();
+                            if state.stop.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            let n = state.iters.load(Ordering::Relaxed);
+                            let entered = span.as_ref().map(|s| s.enter());
+                            let cpu = thread_cpu_ns();
+                            for i in 0..n {
+                                op(black_box(i));
+                            }
+                            let cpu = thread_cpu_ns().saturating_sub(cpu);
+                            drop(entered);
+                            state.cpu_ns.fetch_add(cpu, Ordering::Relaxed);
+                            state.ops.fetch_add(n, Ordering::Relaxed);
+                            state.done.wait();
+                        }
+                    };
+                    let with_subscriber = || tracing::dispatcher::with_default(&dispatch, work);
+                    match hub {
+                        Some(hub) => sentry::Hub::run(hub, with_subscriber),
+                        None => with_subscriber(),
+                    }
+                })
+            })
+            .collect();
+        Pool {
+            threads,
+            state,
+            handles,
+        }
+    }
+
+    /// Runs `iters` operations on every thread, started together. Returns the
+    /// wall time × the cores in use ÷ the threads, so that criterion's time per
+    /// iteration is the core time of one operation.
+    fn run(&self, iters: u64) -> Duration {
+        self.state.iters.store(iters, Ordering::Relaxed);
+        self.state.start.wait();
+        let started = Instant::now();
+        self.state.done.wait();
+        let wall = started.elapsed();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let in_use = u32::try_from(self.threads.min(cores)).unwrap_or(1);
+        wall * in_use / u32::try_from(self.threads).unwrap_or(1)
+    }
+
+    /// CPU time and operations so far, summed over the threads.
+    fn cpu(&self) -> (u64, u64) {
+        (
+            self.state.cpu_ns.load(Ordering::Relaxed),
+            self.state.ops.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.state.stop.store(true, Ordering::Relaxed);
+        self.state.start.wait();
+        for handle in self.handles.drain(..) {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Adds `op` on 1 and on [`THREADS`] threads under every contention
+/// configuration to `group` (named `name`).
+fn each_config_mt(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    in_span: bool,
+    op: fn(u64),
+) {
+    // Every sample as long as the others: each pays two barrier waits.
+    group.sampling_mode(SamplingMode::Flat);
+    for &config in MT_CONFIGS {
+        let setup = Setup::new(config);
+        for threads in [1, THREADS] {
+            let pool = Pool::new(&setup.dispatch, setup.hub.as_ref(), threads, in_span, op);
+            let id = format!("{}_{threads}t", config.id());
+            group.bench_function(&id, |b| b.iter_custom(|iters| pool.run(iters)));
+            if let Ok(mut cpu) = CPU.lock() {
+                cpu.insert((name.to_owned(), id), pool.cpu());
+            }
+        }
+    }
+}
+
+fn contention(c: &mut Criterion) {
+    let name = "contention_info";
+    let mut group = c.benchmark_group(name);
+    each_config_mt(&mut group, name, false, |_| {
+        info!(items = 3u32, status = "ok", "request done");
+    });
+    group.finish();
+
+    let name = "contention_info_in_span";
+    let mut group = c.benchmark_group(name);
+    each_config_mt(&mut group, name, true, |_| {
+        info!(items = 3u32, status = "ok", "request done");
+    });
+    group.finish();
+
+    let name = "contention_feature";
+    let mut group = c.benchmark_group(name);
+    each_config_mt(&mut group, name, false, |_| {
+        info!(feature = "x");
+    });
+    group.finish();
+}
+
+/// Feature uses counted by this crate when 8 threads hit the same feature at
+/// once, against the uses made (a check, not a timing): (counted, made).
+fn features_counted_under_contention() -> (u64, u64) {
+    const PER_THREAD: u64 = 250_000;
+    let captured = openadapt_telemetry::testing::Captured::new();
+    let telemetry = Telemetry::builder("bench", "0.1.0")
+        .env_lookup(|_| None)
+        .no_config_file()
+        .global(false)
+        .capture_panics(false)
+        .traces_sample_rate(0.0)
+        .capture(&captured)
+        .init();
+    let dispatch = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(telemetry.layer())
+            .with(LevelFilter::INFO),
+    );
+    let pool = Pool::new(&dispatch, None, THREADS, false, |_| {
+        info!(feature = "x");
+    });
+    pool.run(PER_THREAD);
+    let (_, made) = pool.cpu();
+    drop(pool);
+    telemetry.flush(Duration::from_secs(60));
+    let counted = captured
+        .events()
+        .iter()
+        .filter(|e| e["message"] == "feature:x")
+        .filter_map(|e| e["extra"]["count"].as_u64())
+        .sum();
+    (counted, made)
+}
+
+// ---------------------------------------------------------------------------
 // The table: medians read back from criterion's estimates.
 
 const OPS: &[(&str, &str)] = &[
@@ -451,6 +691,85 @@ fn print_table(since: SystemTime) {
     }
 }
 
+fn print_contention_table(since: SystemTime) {
+    let dir = criterion_dir();
+    let cpu = CPU.lock().map(|m| m.clone()).unwrap_or_default();
+    let get = |op: &str, id: &str| median(&dir, op, id, since);
+    let cpu_per_op = |op: &str, id: &str| {
+        cpu.get(&(op.to_owned(), id.to_owned()))
+            .filter(|(_, ops)| *ops > 0)
+            .map(|(ns, ops)| *ns as f64 / *ops as f64)
+    };
+    let ratio = |a: Option<f64>, b: Option<f64>| match a.zip(b) {
+        Some((a, b)) => format!("{:.2}", a / b),
+        None => "—".to_owned(),
+    };
+    let mut rows = Vec::new();
+    let mut targets = Vec::new();
+    for (op, label) in MT_OPS {
+        for config in MT_CONFIGS {
+            let one = format!("{}_1t", config.id());
+            let many = format!("{}_{THREADS}t", config.id());
+            let (t1, tn) = (get(op, &one), get(op, &many));
+            if t1.is_none() && tn.is_none() {
+                continue;
+            }
+            let (c1, cn) = (cpu_per_op(op, &one), cpu_per_op(op, &many));
+            rows.push(format!(
+                "| {label} | {} | {} | {} | {} | {} | {} | {} |",
+                config.label(),
+                ns(t1),
+                ns(tn),
+                ratio(tn, t1),
+                ns(c1),
+                ns(cn),
+                ratio(cn, c1),
+            ));
+            if matches!(config, Config::On(_)) {
+                targets.push((
+                    label,
+                    tn.zip(t1).map(|(n, o)| n / o),
+                    cn.zip(c1).map(|(n, o)| n / o),
+                ));
+            }
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("\n## Contention: ns per operation, 1 thread and {THREADS} at once ({cores} cores)\n");
+    println!(
+        "Time: wall time × {} cores in use ÷ operations of all threads (criterion's median). \
+         CPU: the threads' CPU time ÷ their operations (the whole function, warm-up included).\n",
+        THREADS.min(cores)
+    );
+    println!(
+        "| operation | subscriber | time, 1 thread | time, {THREADS} threads | ratio | CPU, 1 thread | CPU, {THREADS} threads | ratio |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+    println!(
+        "\n| target: this crate (0.01), {THREADS} threads / 1 thread | time | CPU | limit | met |"
+    );
+    println!("|---|---|---|---|---|");
+    for (label, time, cpu) in targets {
+        let shown = |r: Option<f64>| r.map_or("—".to_owned(), |r| format!("{r:.2}"));
+        let met = match time.into_iter().chain(cpu).reduce(f64::max) {
+            Some(r) if r <= 2.0 => "yes",
+            Some(_) => "**no**",
+            None => "—",
+        };
+        println!(
+            "| {label} | {} | {} | <= 2 | {met} |",
+            shown(time),
+            shown(cpu)
+        );
+    }
+}
+
 fn main() {
     let started = SystemTime::now();
     let mut criterion = Criterion::default()
@@ -459,11 +778,20 @@ fn main() {
         .sample_size(30)
         .configure_from_args();
     benches(&mut criterion);
+    contention(&mut criterion);
     criterion.final_summary();
     // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
     // measures nothing.
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--test") {
         print_table(started);
+        print_contention_table(started);
+        if !CPU.lock().map(|m| m.is_empty()).unwrap_or(true) {
+            let (counted, made) = features_counted_under_contention();
+            println!(
+                "\nFeature uses counted with {THREADS} threads at once: {counted} of {made} ({} lost)",
+                made.saturating_sub(counted)
+            );
+        }
     }
 }
