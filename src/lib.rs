@@ -157,6 +157,37 @@
 //! from it or written to it while telemetry is off; `openadapt-telemetry
 //! disable` deletes it.
 //!
+//! # How it works
+//!
+//! One route, one concern per module:
+//!
+//! ```text
+//! layer ──records──▶ queue ──▶ worker ──items──▶ gate ──envelopes──▶ transport / spool / preview
+//! (tracing)          (hand-off)  (build)          (privacy)
+//! ```
+//!
+//! The layer turns tracing's events and spans into plain records on the
+//! caller's thread (no scrubbing, no serialising, no I/O, no waiting); the
+//! queue hands them to one worker thread; the worker builds Sentry items;
+//! every item, whatever its kind, passes the privacy gate, and only the
+//! gate's output is written anywhere. Beside the path: `config` (resolution,
+//! the file, the environment), `internal`, `identity`, `features`, `backtrace`,
+//! `privacy`, `fs` (the private, atomic writes every writer uses) and
+//! `runtime` (the process-wide state modules share: the live instance, the
+//! panic hook, the exit and fork handlers; other statics are private to the
+//! module that writes them).
+//!
+//! **Why not `sentry::Client`.** The crate first sent through it and left it.
+//! Its scope, event processors and `before_send` run on the logging thread,
+//! so scrubbing cost the caller; errors and usage went through the client
+//! while transactions had to reach the gate by another route; its transport
+//! sends from memory, so an envelope could not be written to the spool before
+//! the network was tried, and `process::exit` lost it; and its flush on drop
+//! waits up to the shutdown timeout for a server that may never answer. What
+//! it did for us (build an event, sample, hold tags) is a few dozen lines
+//! here. `sentry` stays for its protocol types, DSN parsing and OS context, so
+//! the envelopes keep the exact shape GlitchTip and Sentry expect.
+//!
 //! # Feature flags
 //!
 //! - `test-util`: the `testing` module (`testing::Captured`, to see in tests
