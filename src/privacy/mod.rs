@@ -179,10 +179,17 @@ use std::sync::{LazyLock, Mutex};
 
 mod json;
 mod keys;
+mod memo;
+mod numbers;
+mod pairs;
 mod paths;
-mod values;
+mod patterns;
+mod prefilter;
+mod rewrite;
 
-use values::{FILTERED, PATTERNS, Profile};
+use patterns::PATTERNS;
+use prefilter::Profile;
+use rewrite::FILTERED;
 
 /// Scrub a string with every value rule (see the [module docs](self)), using what
 /// this process can learn about its machine: the running user's home directory,
@@ -253,7 +260,7 @@ pub fn scrub_item_json(kind: &str, item: &mut serde_json::Value, seen: bool) -> 
     if seen {
         DEFAULT.scrub_item(kind, item, &mut counts);
     } else {
-        DEFAULT.scrub_item_with(kind, item, &mut counts, &mut json::Memo::default());
+        DEFAULT.scrub_item_with(kind, item, &mut counts, &mut memo::Memo::default());
     }
     counts.total()
 }
@@ -326,7 +333,7 @@ pub(crate) struct Scrubber {
     /// A pattern failed to compile: every non-empty string becomes `[Filtered]`.
     broken: bool,
     /// The texts of items scrubbed before, and what they became.
-    memo: Mutex<json::Memo>,
+    memo: Mutex<memo::Memo>,
 }
 
 impl Scrubber {
@@ -364,7 +371,7 @@ impl Scrubber {
             host,
             user,
             broken,
-            memo: Mutex::new(json::Memo::default()),
+            memo: Mutex::new(memo::Memo::default()),
         }
     }
 
@@ -387,7 +394,7 @@ impl Scrubber {
             || (self.home.is_some() && (prof.slash || !self.home_has_separator))
             || prof.may_need_rules(s.len())
             // Cisco's MAC addresses (`001a.2b3c.4d5e`) may have no other trace.
-            || (prof.dots >= 2 && s.len() >= 14 && values::maybe_cisco_mac(s))
+            || (prof.dots >= 2 && s.len() >= 14 && prefilter::maybe_cisco_mac(s))
             || [&self.host, &self.user]
                 .into_iter()
                 .any(|f| f.as_ref().is_some_and(|f| f.may_match(s)))
@@ -415,60 +422,63 @@ impl Scrubber {
         }
         // Each pass runs only if the text can hold what it looks for: the profile
         // first, then one scan for what the patterns need.
-        let scan = values::Scan::of(s);
-        pass!(prof.dash && prof.upper >= 10, |t, c| values::private_keys(
-            p, t, c
-        ));
-        pass!(prof.colons > 0, |t, c| values::urls(p, t, c));
+        let scan = prefilter::Scan::of(s);
+        pass!(
+            prof.dash && prof.upper >= 10,
+            |t, c| patterns::private_keys(p, t, c)
+        );
+        pass!(prof.colons > 0, |t, c| patterns::urls(p, t, c));
         pass!(prof.colons >= 3 && prof.at && prof.slash, |t, c| {
-            values::oracle_urls(p, t, c)
+            patterns::oracle_urls(p, t, c)
         });
         pass!(
-            s.len() >= 24 && values::maybe_cloud_key(s, prof.eq, scan.api_key),
-            |t, c| values::cloud_keys(p, t, c)
+            s.len() >= 24 && prefilter::maybe_cloud_key(s, prof.eq, scan.api_key),
+            |t, c| patterns::cloud_keys(p, t, c)
         );
         pass!(
-            prof.slash && prof.dots > 0 && (prof.colons > 0 || values::maybe_bare_webhook(s)),
-            |t, c| values::webhooks(p, t, c)
+            prof.slash && prof.dots > 0 && (prof.colons > 0 || prefilter::maybe_bare_webhook(s)),
+            |t, c| patterns::webhooks(p, t, c)
         );
-        pass!(prof.dots >= 2 && prof.upper > 0, |t, c| values::jwts(
+        pass!(prof.dots >= 2 && prof.upper > 0, |t, c| patterns::jwts(
             p, t, c
         ));
-        pass!(s.len() >= 14 && scan.api_key, |t, c| values::api_keys(
+        pass!(s.len() >= 14 && scan.api_key, |t, c| patterns::api_keys(
             p, t, c
         ));
-        pass!(s.len() >= 15 && scan.bearer, |t, c| values::bearer(p, t, c));
-        pass!(prof.at, |t, c| values::emails(p, t, c));
+        pass!(s.len() >= 15 && scan.bearer, |t, c| patterns::bearer(
+            p, t, c
+        ));
+        pass!(prof.at, |t, c| patterns::emails(p, t, c));
         pass!(scan.user_path, |t, c| paths::path_users(p, t, c));
         pass!(prof.tilde, |t, c| paths::tildes(p, t, c));
         self.local_passes(&mut out, prof.slash, counts);
-        pass!(s.len() >= 15 && scan.iban, |t, c| values::ibans(p, t, c));
-        pass!(scan.run >= 13, |t, c| values::cards(p, t, c));
-        pass!(scan.run >= 9 && prof.dash, |t, c| values::ssns(p, t, c));
+        pass!(s.len() >= 15 && scan.iban, |t, c| numbers::ibans(p, t, c));
+        pass!(scan.run >= 13, |t, c| numbers::cards(p, t, c));
+        pass!(scan.run >= 9 && prof.dash, |t, c| numbers::ssns(p, t, c));
         // MAC addresses before phone numbers: `01-23-45-67-89-ab` is not a
         // French number followed by `-ab`.
         pass!(
             s.len() >= 14
-                && (((prof.colons >= 5 || prof.dashes >= 5) && values::maybe_mac_pairs(s))
-                    || (prof.dots >= 2 && values::maybe_cisco_mac(s))),
-            |t, c| values::macs(p, t, c)
+                && (((prof.colons >= 5 || prof.dashes >= 5) && prefilter::maybe_mac_pairs(s))
+                    || (prof.dots >= 2 && prefilter::maybe_cisco_mac(s))),
+            |t, c| numbers::macs(p, t, c)
         );
         // National numbers first: an international number's last groups may
         // reach into a national number right after it.
-        pass!(values::maybe_national_phone(&prof, &scan), |t, c| {
-            values::national_phones(p, t, c)
+        pass!(prefilter::maybe_national_phone(&prof, &scan), |t, c| {
+            numbers::national_phones(p, t, c)
         });
-        pass!(prof.digits >= 9 && scan.plus_digit, |t, c| values::phones(
+        pass!(prof.digits >= 9 && scan.plus_digit, |t, c| numbers::phones(
             p, t, c
         ));
         pass!(
-            prof.colons >= 2 && prof.digits > 0 && values::maybe_ipv6(s),
-            |t, c| values::ipv6(p, t, c)
+            prof.colons >= 2 && prof.digits > 0 && prefilter::maybe_ipv6(s),
+            |t, c| numbers::ipv6(p, t, c)
         );
-        pass!(scan.dotted >= 4, |t, c| values::ipv4(p, t, c));
+        pass!(scan.dotted >= 4, |t, c| numbers::ipv4(p, t, c));
         // Last: a value that the rules above left (`password=hunter2`), or
         // rewrote only in part (`password=[ip]:hunter2`), becomes `[Filtered]`.
-        pass!(prof.eq || prof.colons > 0, values::pairs);
+        pass!(prof.eq || prof.colons > 0, pairs::pairs);
         out
     }
 
@@ -529,7 +539,7 @@ impl Scrubber {
         }
     }
 
-    fn patterns(&self) -> Option<&'static values::Patterns> {
+    fn patterns(&self) -> Option<&'static patterns::Patterns> {
         if self.broken {
             return None;
         }

@@ -3,7 +3,9 @@
 
 use regex::Regex;
 
-use super::values::{NAME_STOPS, Patterns, Rewriter, at, before, contains_ci, escape_before};
+use super::patterns::{NAME_STOPS, Patterns};
+use super::prefilter::contains_ci;
+use super::rewrite::{Rewriter, at, before, escape_before};
 use super::{Redactions, Rule};
 
 /// The marker for a user name.
@@ -342,7 +344,7 @@ pub(crate) fn host_names(host: &str) -> Vec<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::values::PATTERNS;
+    use super::super::patterns::PATTERNS;
     use super::*;
 
     fn patterns() -> &'static Patterns {
