@@ -34,7 +34,7 @@ pub(crate) const MAX_PENDING_ERRORS: usize = 256;
 const MAX_PENDING_TRANSACTIONS: usize = 128;
 /// Child spans kept per transaction.
 pub(crate) const MAX_SPANS: usize = 1000;
-/// Most errors in the overflow lane (handed over while the queue was busy).
+/// Most records in the overflow lane (handed over while the queue was busy).
 const MAX_OVERFLOW: usize = 256;
 /// Events a call site sends one by one per minute; past that, repeats are counted.
 pub(crate) const PER_MINUTE: u32 = 10;
@@ -204,6 +204,17 @@ impl Queue {
     }
 }
 
+/// A record handed over by the overflow lane.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "moved once into the channel's own buffer; a box would be one more allocation"
+)]
+pub(crate) enum Handed {
+    Error(ErrorRecord),
+    Txn(TxnRecord),
+}
+
 /// State shared by the layer (callers' threads), the guard and the worker.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -215,13 +226,11 @@ pub(crate) struct Shared {
     /// Records dropped because the queue was busy and its overflow lane full
     /// (a caller never waits).
     pub(crate) dropped_busy: AtomicU64,
-    /// Errors handed over while the queue was busy: a lock-free lane the
-    /// worker drains with the queue, so contention costs no error.
-    overflow: (
-        mpsc::Sender<ErrorRecord>,
-        Mutex<mpsc::Receiver<ErrorRecord>>,
-    ),
-    /// Errors in the overflow lane now (bounded by [`MAX_OVERFLOW`]).
+    /// Records handed over while the queue was busy: a lock-free lane the
+    /// worker drains with the queue, so contention costs no error and no
+    /// transaction.
+    overflow: (mpsc::Sender<Handed>, Mutex<mpsc::Receiver<Handed>>),
+    /// Records in the overflow lane now (bounded by [`MAX_OVERFLOW`]).
     pub(crate) overflowed: AtomicUsize,
     pub(crate) queue: Mutex<Queue>,
     pub(crate) work: Condvar,
@@ -305,7 +314,7 @@ impl Shared {
     }
 
     /// Takes what the overflow lane holds (the worker, exit paths).
-    pub(crate) fn drain_overflow(&self, into: &mut Vec<ErrorRecord>) {
+    pub(crate) fn drain_overflow(&self, errors: &mut Vec<ErrorRecord>, txns: &mut Vec<TxnRecord>) {
         if self.overflowed.load(Ordering::Relaxed) == 0 {
             return;
         }
@@ -314,7 +323,10 @@ impl Shared {
         };
         while let Ok(record) = rx.try_recv() {
             self.overflowed.fetch_sub(1, Ordering::Relaxed);
-            into.push(record);
+            match record {
+                Handed::Error(e) => errors.push(e),
+                Handed::Txn(t) => txns.push(t),
+            }
         }
     }
 
@@ -358,7 +370,7 @@ impl Shared {
         let mut spare = Trail::default();
         {
             let Some(mut q) = self.queue_briefly() else {
-                self.overflow(record);
+                self.overflow(Handed::Error(record));
                 return;
             };
             if q.errors.len() >= MAX_PENDING_ERRORS {
@@ -380,9 +392,9 @@ impl Shared {
         self.work.notify_one();
     }
 
-    /// Hands an error over without the queue's lock, or drops it (counted)
+    /// Hands a record over without the queue's lock, or drops it (counted)
     /// when the lane is full.
-    fn overflow(&self, record: ErrorRecord) {
+    fn overflow(&self, record: Handed) {
         if self.overflowed.fetch_add(1, Ordering::Relaxed) >= MAX_OVERFLOW
             || self.overflow.0.send(record).is_err()
         {
@@ -394,11 +406,11 @@ impl Shared {
         self.work.notify_one();
     }
 
-    /// Queues a finished transaction (dropped and counted when the queue is
-    /// busy: transactions are a sample).
+    /// Queues a finished transaction (by the overflow lane when the queue is
+    /// busy).
     pub(crate) fn push_transaction(&self, record: TxnRecord) {
         let Some(mut q) = self.queue_briefly() else {
-            self.dropped_busy.fetch_add(1, Ordering::Relaxed);
+            self.overflow(Handed::Txn(record));
             return;
         };
         if q.txns.len() >= MAX_PENDING_TRANSACTIONS {
@@ -567,9 +579,27 @@ mod tests {
         s.push_error(record(1));
         assert_eq!(s.dropped_busy.load(Ordering::Relaxed), 0);
         drop(held);
-        let mut out = Vec::new();
-        s.drain_overflow(&mut out);
+        // A transaction finished while the queue is busy takes the lane too.
+        let held = s.queue().unwrap();
+        s.push_transaction(TxnRecord {
+            root: SpanRecord {
+                span_id: SpanId::default(),
+                parent_span_id: SpanId::default(),
+                name: "root",
+                target: "t",
+                start: SystemTime::now(),
+                end: SystemTime::now(),
+                data: BTreeMap::new(),
+                error: false,
+            },
+            trace_id: TraceId::default(),
+            spans: Vec::new(),
+        });
+        drop(held);
+        let (mut out, mut txns) = (Vec::new(), Vec::new());
+        s.drain_overflow(&mut out, &mut txns);
         assert_eq!(out.len(), 1, "taken by the overflow lane");
+        assert_eq!(txns.len(), 1, "the transaction too");
         // Past the lane's bound: dropped and counted.
         let held = s.queue().unwrap();
         for _ in 0..(MAX_OVERFLOW + 2) {
@@ -577,8 +607,8 @@ mod tests {
         }
         drop(held);
         assert_eq!(s.dropped_busy.load(Ordering::Relaxed), 2);
-        let mut out = Vec::new();
-        s.drain_overflow(&mut out);
+        let (mut out, mut txns) = (Vec::new(), Vec::new());
+        s.drain_overflow(&mut out, &mut txns);
         assert_eq!(out.len(), MAX_OVERFLOW);
     }
 

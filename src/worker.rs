@@ -155,7 +155,8 @@ impl Worker {
         let now = Instant::now();
         let flushing = q.flush_requested > q.flush_done || q.stop;
         let mut incoming = q.take_errors();
-        self.shared.drain_overflow(&mut incoming);
+        let mut txns = std::mem::take(&mut q.txns);
+        self.shared.drain_overflow(&mut incoming, &mut txns);
         let errors = merge(&mut q.held, incoming, now, flushing);
         let features_due = flushing || now >= *next_features;
         if features_due {
@@ -164,7 +165,7 @@ impl Worker {
         let replay = replay_now || next_replay.is_some_and(|t| t <= now);
         let batch = Batch {
             errors,
-            txns: std::mem::take(&mut q.txns),
+            txns,
             dropped: (
                 std::mem::take(&mut q.dropped_errors),
                 std::mem::take(&mut q.dropped_txns),
@@ -444,7 +445,10 @@ fn spill_here(shared: &Shared, assembly: &Assembly, started: Instant, abandon: b
         shared.stopping.store(true, Ordering::Relaxed);
     }
     let mut incoming = q.take_errors();
-    shared.drain_overflow(&mut incoming);
+    let mut handed_txns = Vec::new();
+    shared.drain_overflow(&mut incoming, &mut handed_txns);
+    // Transactions stay with the worker unless it is abandoned.
+    q.txns.append(&mut handed_txns);
     let errors = merge(&mut q.held, incoming, Instant::now(), true);
     let txns = if abandon {
         std::mem::take(&mut q.txns)
