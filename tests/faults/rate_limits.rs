@@ -3,6 +3,10 @@
 //! new errors keep coming: not even a client-report-only envelope (sentry sends
 //! hundreds of those), not at flush, not at the guard's drop.
 //!
+//! In virtual time (`testing::Clock`): the rate limits read a clock the test
+//! moves forward between rounds instead of sleeping, so 3 s of rounds take a
+//! fraction of that.
+//!
 //! Run with `--nocapture` to see the measured figures.
 #![allow(
     clippy::unwrap_used,
@@ -15,15 +19,18 @@ use std::time::{Duration, Instant};
 
 use common::capture::{FLUSH, builder, run};
 use common::faults::{Injector, Mode};
+use openadapt_telemetry::testing::Clock;
 
 const SHUTDOWN: Duration = Duration::from_secs(2);
 /// How long new errors keep coming after the 429 (well inside the 30 s limit).
 const OBSERVE: Duration = Duration::from_secs(3);
 
 fn one_request_per_limit(mode: Mode, label: &str) {
+    let clock = Clock::new();
     let server = Injector::start(mode);
     let telemetry = builder(&[("OPENADAPT_TELEMETRY_DSN", &server.dsn())])
         .shutdown_timeout(SHUTDOWN)
+        .clock(&clock)
         .init();
     assert!(telemetry.is_enabled());
 
@@ -40,10 +47,10 @@ fn one_request_per_limit(mode: Mode, label: &str) {
     );
 
     // New errors (distinct, and repeats) keep coming for a few seconds, flushed each round.
-    let start = Instant::now();
+    let start = clock.now();
     let mut sent = 0;
     let mut round = 0;
-    while start.elapsed() < OBSERVE {
+    while clock.now() - start < OBSERVE {
         run(&telemetry, || {
             for k in 0..20 {
                 tracing::error!(round, k, "later failure {round}-{k}");
@@ -57,17 +64,18 @@ fn one_request_per_limit(mode: Mode, label: &str) {
         let flush_start = Instant::now();
         assert!(telemetry.flush(FLUSH), "{label}: flush failed");
         assert!(flush_start.elapsed() < FLUSH);
-        std::thread::sleep(Duration::from_millis(100));
+        clock.advance(Duration::from_millis(100));
     }
     let start_drop = Instant::now();
     drop(telemetry);
     let dropped = start_drop.elapsed();
     let requests = server.requests();
     eprintln!(
-        "[fault] {label}: {} request(s) seen over {:?} while {sent} more errors were logged \
-         in {round} flushed rounds; guard drop {dropped:?}",
+        "[fault] {label}: {} request(s) seen over {:?} (virtual: {:?}) while {sent} more errors \
+         were logged in {round} flushed rounds; guard drop {dropped:?}",
         requests.len(),
         first.at.elapsed(),
+        clock.now().saturating_duration_since(first.at),
     );
     assert_eq!(
         requests.len(),
