@@ -7,4 +7,3 @@ mod common;
 mod e2e;
 mod hostile_environment;
 mod hostile_files;
-mod linear;
