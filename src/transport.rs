@@ -112,6 +112,14 @@ struct Limits {
     transaction: Option<Instant>,
 }
 
+/// How long a 429 without a usable limit holds everything, as in sentry.
+const DEFAULT_LIMIT: Duration = Duration::from_secs(60);
+
+/// `now + wait`; a wait past what the clock can hold is the default limit, as in sentry.
+fn after(now: Instant, wait: Duration) -> Instant {
+    now.checked_add(wait).unwrap_or(now + DEFAULT_LIMIT)
+}
+
 impl Limits {
     /// `X-Sentry-Rate-Limits`: `seconds:categories:scope[:…]` groups separated
     /// by commas; no category limits everything.
@@ -131,7 +139,7 @@ impl Limits {
                 clippy::cast_sign_loss,
                 reason = "as sentry reads it: a negative or NaN limit is 0 s"
             )]
-            let until = Some(now + Duration::from_secs(seconds.ceil() as u64));
+            let until = Some(after(now, Duration::from_secs(seconds.ceil() as u64)));
             if categories.is_empty() {
                 self.global = until;
             }
@@ -153,12 +161,12 @@ impl Limits {
         let left = limiter
             .is_disabled(RateLimitingCategory::Any)
             .unwrap_or_default();
-        self.global = Some(now + left);
+        self.global = Some(after(now, left));
     }
 
     /// A 429 that says nothing more: everything waits a minute, as in sentry.
     fn update_from_429(&mut self, now: Instant) {
-        self.global = Some(now + Duration::from_secs(60));
+        self.global = Some(now + DEFAULT_LIMIT);
     }
 
     /// Whether `category` waits at `now`.
@@ -354,7 +362,7 @@ mod tests {
     #[test]
     fn rate_limit_headers_are_read_as_sentry_reads_them() {
         type Case = (&'static str, Category, bool, bool, bool);
-        let sentry_header: [Case; 9] = [
+        let sentry_header: [Case; 10] = [
             ("30:error:organization", Category::Error, true, true, false),
             (
                 "30:error:organization",
@@ -381,6 +389,7 @@ mod tests {
             ("29.2:error:org", Category::Error, true, true, false),
             ("30:error", Category::Error, false, false, false), // no scope: ignored
             ("soon:error:org", Category::Error, false, false, false),
+            ("1e30:error:org", Category::Error, true, true, true), // past the clock: a minute
             (
                 "30:session;attachment:org",
                 Category::Error,
