@@ -7,7 +7,7 @@
     reason = "a test panics to fail"
 )]
 
-use crate::common;
+mod common;
 
 use std::thread::sleep;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Proves the Bugsink test fixture itself works, without the crate: a hand-made Sentry envelope is posted to
 //! the server `scripts/test` started, then read back through `common::bugsink`.
 
-use crate::common;
+mod common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
