@@ -6,7 +6,7 @@
     clippy::expect_used,
     reason = "a test fails loudly"
 )]
-use crate::common;
+mod common;
 
 use common::capture::{FLUSH, builder, start};
 use openadapt_telemetry::testing::Captured;
