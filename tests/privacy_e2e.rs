@@ -17,7 +17,7 @@
     reason = "a test fails loudly"
 )]
 
-use crate::common;
+mod common;
 
 use std::error::Error;
 use std::fmt;
@@ -520,7 +520,7 @@ fn secrets_in_span_names_targets_and_fields_never_leave() {
     );
     assert_eq!(sync["status"], "internal_error");
     assert_eq!(
-        sync["data"]["code.filepath"], "tests/privacy/e2e.rs",
+        sync["data"]["code.filepath"], "tests/privacy_e2e.rs",
         "a crate-relative path survives"
     );
     assert!(sync["data"]["code.lineno"].is_u64());
@@ -580,7 +580,7 @@ fn what_makes_an_event_useful_survives() {
     assert!(
         site["function"]
             .as_str()
-            .is_some_and(|f| f.starts_with("privacy::e2e::what_makes_an_event_useful_survives")),
+            .is_some_and(|f| f.starts_with("privacy_e2e::what_makes_an_event_useful_survives")),
         "{site}"
     );
     assert_eq!(site["lineno"], line, "{site}");
@@ -588,12 +588,12 @@ fn what_makes_an_event_useful_survives() {
     assert!(
         site["filename"]
             .as_str()
-            .is_some_and(|f| f.ends_with("privacy/e2e.rs")),
+            .is_some_and(|f| f.ends_with("privacy_e2e.rs")),
         "{site}"
     );
     assert_eq!(
         event["culprit"],
-        format!("tests/privacy/e2e.rs:{line}"),
+        format!("tests/privacy_e2e.rs:{line}"),
         "{event:#}"
     );
     // A frame of a registry crate keeps its package-relative path.
@@ -658,7 +658,7 @@ fn what_makes_an_event_useful_survives() {
     assert_eq!(trace["trace_id"].as_str().map(str::len), Some(32));
     assert_eq!(trace["span_id"].as_str().map(str::len), Some(16));
     assert_eq!(trace["data"]["feature"], "privacy.e2e.import");
-    assert_eq!(trace["data"]["code.filepath"], "tests/privacy/e2e.rs");
+    assert_eq!(trace["data"]["code.filepath"], "tests/privacy_e2e.rs");
     assert_eq!(txn["tags"]["session_id"], session);
 }
 
@@ -747,7 +747,7 @@ fn a_panic_is_sent_scrubbed() {
     let file = temp_file("panic.jsonl");
     let (ok, stdout, stderr) = run_child(
         "panic",
-        "e2e::panic_child",
+        "panic_child",
         &[("OPENADAPT_TELEMETRY_DEBUG_FILE", file.to_str().unwrap())],
     );
     assert!(!ok, "the child panicked\n{stdout}\n{stderr}");
@@ -776,14 +776,14 @@ fn a_panic_is_sent_scrubbed() {
         "{value}"
     );
     let culprit = event["culprit"].as_str().unwrap_or_default();
-    assert!(culprit.starts_with("tests/privacy/e2e.rs:"), "{culprit}");
+    assert!(culprit.starts_with("tests/privacy_e2e.rs:"), "{culprit}");
     let frames = exception["stacktrace"]["frames"]
         .as_array()
         .expect("frames");
     assert!(
         frames.iter().any(|f| f["function"]
             .as_str()
-            .is_some_and(|n| n.starts_with("privacy::e2e::panic_child"))),
+            .is_some_and(|n| n.starts_with("privacy_e2e::panic_child"))),
         "{frames:#?}"
     );
     let crumbs = event["breadcrumbs"]["values"].as_array().expect("crumbs");
@@ -796,7 +796,7 @@ fn a_panic_is_sent_scrubbed() {
 fn preview_lines_report_redaction_counts() {
     let (ok, stdout, stderr) = run_child(
         "preview",
-        "e2e::preview_child",
+        "preview_child",
         &[("OPENADAPT_TELEMETRY_DEBUG", "1")],
     );
     assert!(ok, "the preview child passes\n{stdout}\n{stderr}");
@@ -950,7 +950,7 @@ fn secrets_logged_offline_never_reach_the_spool() {
 fn a_panic_spooled_offline_holds_no_secret() {
     let spool = common::spool::TempDir::new("privacy-panic");
     let run = common::child::run_self(
-        "e2e::spool_panic_child",
+        "spool_panic_child",
         &[(common::spool::DIR, &spool.spool_text())],
         &[
             "OPENADAPT_TELEMETRY_DEBUG",
