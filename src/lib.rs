@@ -194,6 +194,7 @@
 //!   what the gate lets through; `testing::write_first_run_notice`), and the
 //!   builder's test seams: `TelemetryBuilder::env_lookup` (variables without
 //!   `set_var`), `config_file`, `no_config_file`, `feature_flush_interval`,
+//!   `clock` (a virtual `testing::Clock` for the backoff and rate limits),
 //!   and `Telemetry::send_test_event`.
 //! - `cli`: the `openadapt-telemetry` binary (`status`, `enable`, `disable`,
 //!   `preview`, `send-test`, `reset-id`), a thin `main` over `cli::run`;
@@ -218,6 +219,7 @@ mod backtrace;
 mod build;
 #[cfg(feature = "cli")]
 pub mod cli;
+mod clock;
 mod config;
 mod crumbs;
 mod features;

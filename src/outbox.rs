@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::clock::Clock;
 use crate::gate::{Category, Envelope, Losses, SEND_ERROR};
 use crate::preview::Sink;
 use crate::spool::{Entry, Spool, count_lost};
@@ -39,14 +40,17 @@ pub(crate) struct Network {
     agent: ureq::Agent,
     targets: Mutex<HashMap<String, Arc<Target>>>,
     spool: Option<Spool>,
+    /// What the targets' backoff and rate limits read the time from.
+    clock: Clock,
 }
 
 impl Network {
-    pub(crate) fn new(spool: Option<Spool>) -> Self {
+    pub(crate) fn new(spool: Option<Spool>, clock: Clock) -> Self {
         Network {
             agent: crate::transport::agent(),
             targets: Mutex::new(HashMap::new()),
             spool,
+            clock,
         }
     }
 
@@ -57,7 +61,7 @@ impl Network {
             return Some(target.clone());
         }
         let parsed = dsn.parse::<sentry::types::Dsn>().ok()?;
-        let target = Arc::new(Target::new(&parsed));
+        let target = Arc::new(Target::new(&parsed, self.clock.clone()));
         if targets.len() > 16 {
             targets.clear();
         }

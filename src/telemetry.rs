@@ -58,6 +58,8 @@ pub struct TelemetryBuilder {
     spool: SpoolChoice,
     #[cfg(feature = "test-util")]
     capture: Option<crate::testing::Captured>,
+    #[cfg(feature = "test-util")]
+    clock: crate::clock::Clock,
 }
 
 /// Where unsent envelopes wait.
@@ -377,6 +379,18 @@ impl TelemetryBuilder {
         }
     }
 
+    /// Reads the time the backoff and the server's rate limits are measured
+    /// in from `clock`, a test's virtual clock (feature `test-util`), so a
+    /// test skips through a backoff schedule instead of sleeping through it.
+    /// By default, the real clock.
+    #[cfg(feature = "test-util")]
+    pub fn clock(self, clock: &crate::testing::Clock) -> Self {
+        Self {
+            clock: clock.inner.clone(),
+            ..self
+        }
+    }
+
     /// Resolves the configuration and starts telemetry. Never fails: a bad
     /// setting prints one line on stderr and telemetry runs on the default, or
     /// off where privacy is at stake. When telemetry is off nothing starts: no
@@ -519,7 +533,14 @@ impl TelemetryBuilder {
                     SpoolChoice::Path(dir) => Some(dir.clone()),
                     SpoolChoice::None => None,
                 };
-                Some((Outbox::Network(Network::new(dir.map(Spool::new))), dsn))
+                #[cfg(feature = "test-util")]
+                let clock = self.clock.clone();
+                #[cfg(not(feature = "test-util"))]
+                let clock = crate::clock::Clock::default();
+                Some((
+                    Outbox::Network(Network::new(dir.map(Spool::new), clock)),
+                    dsn,
+                ))
             }
         }
     }
@@ -675,6 +696,8 @@ impl Telemetry {
             spool: SpoolChoice::Default,
             #[cfg(feature = "test-util")]
             capture: None,
+            #[cfg(feature = "test-util")]
+            clock: crate::clock::Clock::default(),
         }
     }
 

@@ -7,7 +7,8 @@
 //! [`spool_dir`](crate::TelemetryBuilder::spool_dir),
 //! [`feature_flush_interval`](crate::TelemetryBuilder::feature_flush_interval),
 //! [`global`](crate::TelemetryBuilder::global),
-//! [`capture`](crate::TelemetryBuilder::capture)).
+//! [`capture`](crate::TelemetryBuilder::capture),
+//! [`clock`](crate::TelemetryBuilder::clock), with a virtual [`Clock`]).
 //!
 //! ```
 //! use openadapt_telemetry::{Telemetry, testing::Captured};
@@ -99,5 +100,49 @@ impl Captured {
         if let Ok(mut envelopes) = self.sink.envelopes.lock() {
             envelopes.clear();
         }
+    }
+}
+
+/// A virtual clock for the transport's backoff and rate limits: the real
+/// clock plus the time a test has skipped with [`Clock::advance`]. Given to
+/// [`TelemetryBuilder::clock`](crate::TelemetryBuilder::clock); every clone
+/// moves together.
+///
+/// ```
+/// use std::time::Duration;
+/// use openadapt_telemetry::testing::Clock;
+///
+/// let clock = Clock::new();
+/// let before = clock.now();
+/// clock.advance(Duration::from_secs(30)); // a 30 s rate limit, gone at once
+/// assert!(clock.now() >= before + Duration::from_secs(30));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Clock {
+    pub(crate) inner: crate::clock::Clock,
+}
+
+impl Clock {
+    /// A clock that reads the real time until a test moves it forward.
+    pub fn new() -> Self {
+        Clock {
+            inner: crate::clock::Clock::virtual_time(),
+        }
+    }
+
+    /// Moves the clock (and every clone) forward by `by`, at once.
+    pub fn advance(&self, by: std::time::Duration) {
+        self.inner.advance(by);
+    }
+
+    /// Now, on this clock: comparable with `Instant`s taken from it.
+    pub fn now(&self) -> std::time::Instant {
+        self.inner.now()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
     }
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use sentry::transports::{RateLimiter, RateLimitingCategory};
 use sentry::types::Dsn;
 
+use crate::clock::Clock;
 use crate::gate::{Category, NETWORK_ERROR, RATELIMIT_BACKOFF, SEND_ERROR};
 
 /// What became of telemetry handed over for sending: the server's answer to
@@ -66,8 +67,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// Backoff after 5xx answers, redirects and network errors: 0.5 s, 1 s, 2 s,
 /// … up to 60 s.
-const BACKOFF_START: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
+const BACKOFF: Backoff = Backoff {
+    start: Duration::from_millis(500),
+    max: Duration::from_secs(60),
+};
 const CLIENT: &str = concat!("openadapt-telemetry/", env!("CARGO_PKG_VERSION"));
 
 /// The connection pool every target shares: connections are kept alive
@@ -83,19 +86,113 @@ pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::new_with_config(config)
 }
 
+/// An exponential backoff: `start` after the first failure, doubling with each
+/// one after it, never more than `max`.
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    start: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    /// The wait after `failures` failures in a row (at least one).
+    fn delay(self, failures: u32) -> Duration {
+        let factor = 1u32 << failures.saturating_sub(1).min(16);
+        self.start.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// The server's rate limits, as sentry's `RateLimiter` reads them (the same
+/// headers, categories and defaults), kept as instants on the transport's
+/// clock: until when everything (`global`), errors, and transactions wait.
+#[derive(Debug, Default)]
+struct Limits {
+    global: Option<Instant>,
+    error: Option<Instant>,
+    transaction: Option<Instant>,
+}
+
+/// How long a 429 without a usable limit holds everything, as in sentry.
+const DEFAULT_LIMIT: Duration = Duration::from_secs(60);
+
+/// `now + wait`; a wait past what the clock can hold is the default limit, as in sentry.
+fn after(now: Instant, wait: Duration) -> Instant {
+    now.checked_add(wait).unwrap_or(now + DEFAULT_LIMIT)
+}
+
+impl Limits {
+    /// `X-Sentry-Rate-Limits`: `seconds:categories:scope[:…]` groups separated
+    /// by commas; no category limits everything.
+    fn update_from_sentry_header(&mut self, header: &str, now: Instant) {
+        for group in header.split(',') {
+            let mut parts = group.trim().split(':');
+            let (Some(seconds), Some(categories), Some(_scope)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let Ok(seconds) = seconds.parse::<f64>() else {
+                continue;
+            };
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "as sentry reads it: a negative or NaN limit is 0 s"
+            )]
+            let until = Some(after(now, Duration::from_secs(seconds.ceil() as u64)));
+            if categories.is_empty() {
+                self.global = until;
+            }
+            for category in categories.split(';') {
+                match category {
+                    "error" => self.error = until,
+                    "transaction" => self.transaction = until,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// `Retry-After` on a 429: seconds, or an HTTP date (read by sentry's
+    /// `RateLimiter`; 60 s when it is neither).
+    fn update_from_retry_after(&mut self, header: &str, now: Instant) {
+        let mut limiter = RateLimiter::new();
+        limiter.update_from_retry_after(header);
+        let left = limiter
+            .is_disabled(RateLimitingCategory::Any)
+            .unwrap_or_default();
+        self.global = Some(after(now, left));
+    }
+
+    /// A 429 that says nothing more: everything waits a minute, as in sentry.
+    fn update_from_429(&mut self, now: Instant) {
+        self.global = Some(now + DEFAULT_LIMIT);
+    }
+
+    /// Whether `category` waits at `now`.
+    fn limited(&self, category: Category, now: Instant) -> bool {
+        let own = match category {
+            Category::Error => self.error,
+            Category::Transaction => self.transaction,
+        };
+        [self.global, own]
+            .into_iter()
+            .flatten()
+            .any(|until| now < until)
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
-    limits: RateLimiter,
+    limits: Limits,
     failures: u32,
     backoff_until: Option<Instant>,
 }
 
 impl State {
-    fn fail(&mut self) {
+    fn fail(&mut self, now: Instant) {
         self.failures = self.failures.saturating_add(1);
-        let factor = 1u32 << self.failures.saturating_sub(1).min(16);
-        let delay = BACKOFF_START.saturating_mul(factor).min(BACKOFF_MAX);
-        self.backoff_until = Some(Instant::now() + delay);
+        self.backoff_until = Some(now + BACKOFF.delay(self.failures));
     }
 }
 
@@ -104,6 +201,7 @@ pub(crate) struct Target {
     url: String,
     key: String,
     state: Mutex<State>,
+    clock: Clock,
 }
 
 impl fmt::Debug for Target {
@@ -114,19 +212,13 @@ impl fmt::Debug for Target {
     }
 }
 
-fn limit_category(category: Category) -> RateLimitingCategory {
-    match category {
-        Category::Error => RateLimitingCategory::Error,
-        Category::Transaction => RateLimitingCategory::Transaction,
-    }
-}
-
 impl Target {
-    pub(crate) fn new(dsn: &Dsn) -> Self {
+    pub(crate) fn new(dsn: &Dsn, clock: Clock) -> Self {
         Target {
             url: dsn.envelope_api_url().to_string(),
             key: dsn.public_key().to_owned(),
             state: Mutex::new(State::default()),
+            clock,
         }
     }
 
@@ -136,18 +228,11 @@ impl Target {
         let Ok(state) = self.state.lock() else {
             return Err(Delivery::NotSent);
         };
-        if state
-            .backoff_until
-            .is_some_and(|until| Instant::now() < until)
-        {
+        let now = self.clock.now();
+        if state.backoff_until.is_some_and(|until| now < until) {
             return Err(Delivery::BackingOff);
         }
-        let limited = state
-            .limits
-            .is_disabled(RateLimitingCategory::Any)
-            .is_some()
-            || !state.limits.is_enabled(limit_category(category));
-        if limited {
+        if state.limits.limited(category, now) {
             return Err(Delivery::RateLimited);
         }
         Ok(())
@@ -173,6 +258,7 @@ impl Target {
         let Ok(mut state) = self.state.lock() else {
             return Delivery::NotSent;
         };
+        let now = self.clock.now();
         match result {
             Ok(mut response) => {
                 let status = response.status().as_u16();
@@ -184,11 +270,11 @@ impl Target {
                         .map(str::to_owned)
                 };
                 if let Some(limits) = header("x-sentry-rate-limits") {
-                    state.limits.update_from_sentry_header(&limits);
+                    state.limits.update_from_sentry_header(&limits, now);
                 } else if status == 429 {
                     match header("retry-after") {
-                        Some(after) => state.limits.update_from_retry_after(&after),
-                        None => state.limits.update_from_429(),
+                        Some(after) => state.limits.update_from_retry_after(&after, now),
+                        None => state.limits.update_from_429(now),
                     }
                 }
                 // Read (a little of) the body, so the connection can be reused.
@@ -204,21 +290,170 @@ impl Target {
                         Delivery::Accepted
                     }
                     300..=399 => {
-                        state.fail();
+                        state.fail(now);
                         Delivery::Redirected(status)
                     }
                     429 => Delivery::RateLimited,
                     _ => {
                         if status >= 500 {
-                            state.fail();
+                            state.fail(now);
                         }
                         Delivery::Refused(status)
                     }
                 }
             }
             Err(error) => {
-                state.fail();
+                state.fail(now);
                 Delivery::Unreachable(error.to_string())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_from_half_a_second_up_to_a_minute() {
+        let table = [
+            (1, 500),
+            (2, 1_000),
+            (3, 2_000),
+            (4, 4_000),
+            (7, 32_000),
+            (8, 60_000),
+            (40, 60_000),
+            (u32::MAX, 60_000),
+        ];
+        for (failures, millis) in table {
+            assert_eq!(
+                BACKOFF.delay(failures),
+                Duration::from_millis(millis),
+                "{failures}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_backoff_schedule_runs_on_the_injected_clock() {
+        let clock = Clock::virtual_time();
+        let mut state = State::default();
+        let mut schedule = Vec::new();
+        let start = clock.now();
+        for _ in 0..4 {
+            state.fail(clock.now());
+            let until = state.backoff_until.expect("backing off");
+            schedule.push(until - clock.now());
+            clock.advance(until - clock.now());
+        }
+        let millis: Vec<u128> = schedule.iter().map(|d| d.as_millis()).collect();
+        assert!(
+            millis
+                .iter()
+                .zip([500, 1_000, 2_000, 4_000])
+                .all(|(m, want)| m.abs_diff(want) < 50),
+            "{millis:?}"
+        );
+        assert!(clock.now() - start >= Duration::from_millis(7_500));
+    }
+
+    /// (header, category asked, limited at 0 s, limited after 29 s, limited after 31 s)
+    #[test]
+    fn rate_limit_headers_are_read_as_sentry_reads_them() {
+        type Case = (&'static str, Category, bool, bool, bool);
+        let sentry_header: [Case; 10] = [
+            ("30:error:organization", Category::Error, true, true, false),
+            (
+                "30:error:organization",
+                Category::Transaction,
+                false,
+                false,
+                false,
+            ),
+            ("30::organization", Category::Transaction, true, true, false),
+            (
+                "30:transaction;error:key",
+                Category::Error,
+                true,
+                true,
+                false,
+            ),
+            (
+                "10:error:org, 30:transaction:org",
+                Category::Transaction,
+                true,
+                true,
+                false,
+            ),
+            ("29.2:error:org", Category::Error, true, true, false),
+            ("30:error", Category::Error, false, false, false), // no scope: ignored
+            ("soon:error:org", Category::Error, false, false, false),
+            ("1e30:error:org", Category::Error, true, true, true), // past the clock: a minute
+            (
+                "30:session;attachment:org",
+                Category::Error,
+                false,
+                false,
+                false,
+            ),
+        ];
+        for (header, category, at_0, at_29, at_31) in sentry_header {
+            let mut theirs = RateLimiter::new();
+            theirs.update_from_sentry_header(header);
+            let their_category = match category {
+                Category::Error => RateLimitingCategory::Error,
+                Category::Transaction => RateLimitingCategory::Transaction,
+            };
+            assert_eq!(!theirs.is_enabled(their_category), at_0, "sentry: {header}");
+            let clock = Clock::virtual_time();
+            let mut limits = Limits::default();
+            limits.update_from_sentry_header(header, clock.now());
+            assert_eq!(
+                limits.limited(category, clock.now()),
+                at_0,
+                "{header} {category:?} at 0 s"
+            );
+            clock.advance(Duration::from_secs(29));
+            assert_eq!(
+                limits.limited(category, clock.now()),
+                at_29,
+                "{header} {category:?} at 29 s"
+            );
+            clock.advance(Duration::from_secs(2));
+            assert_eq!(
+                limits.limited(category, clock.now()),
+                at_31,
+                "{header} {category:?} at 31 s"
+            );
+        }
+
+        // Retry-After: seconds, nonsense (a minute), an HTTP date in the past; a bare 429.
+        let retry_after: [(Option<&str>, u64); 4] = [
+            (Some("30"), 30),
+            (Some("whenever"), 60),
+            (Some("Wed, 21 Oct 2015 07:28:00 GMT"), 0),
+            (None, 60),
+        ];
+        for (header, seconds) in retry_after {
+            let clock = Clock::virtual_time();
+            let mut limits = Limits::default();
+            match header {
+                Some(header) => limits.update_from_retry_after(header, clock.now()),
+                None => limits.update_from_429(clock.now()),
+            }
+            for category in [Category::Error, Category::Transaction] {
+                assert_eq!(
+                    limits.limited(category, clock.now()),
+                    seconds > 0,
+                    "{header:?}"
+                );
+            }
+            if seconds > 0 {
+                clock.advance(Duration::from_secs(seconds) - Duration::from_millis(100));
+                assert!(limits.limited(Category::Error, clock.now()), "{header:?}");
+                clock.advance(Duration::from_millis(200));
+                assert!(!limits.limited(Category::Error, clock.now()), "{header:?}");
             }
         }
     }

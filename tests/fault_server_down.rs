@@ -169,5 +169,5 @@ fn failures_are_not_captured_again() {
             .unwrap_or_default()
     );
     assert_eq!(on_worker, 0, "the worker emitted tracing events");
-    // The accounting (delivered + discarded == logged) is fault_client_reports.rs's.
+    // The accounting (delivered + discarded == logged) is faults/client_reports.rs's.
 }

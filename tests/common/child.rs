@@ -20,7 +20,8 @@ pub struct ChildRun {
     pub ran: Duration,
 }
 
-/// Runs the test `test` of this binary alone in a child process with `vars`
+/// Runs the test `test` (its path in the binary, `module::name`: it is
+/// matched with `--exact`) of this binary alone in a child process with `vars`
 /// set and `removed` unset, killing it (and failing) after [`CHILD_BOUND`].
 pub fn run_self(test: &str, vars: &[(&str, &str)], removed: &[&str]) -> ChildRun {
     let exe = std::env::current_exe().expect("the test binary");

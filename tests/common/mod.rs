@@ -1,4 +1,6 @@
-//! Helpers shared by the integration tests (include with `mod common;`).
+//! Helpers shared by the integration tests: a binary's `main.rs` includes them with
+//! `#[path = "../common/mod.rs"] mod common;` (a test binary of one file, `tests/NAME.rs`,
+//! with `mod common;`), and each test module with `use crate::common;`.
 
 pub mod bugsink;
 pub mod capture;

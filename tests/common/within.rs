@@ -1,7 +1,7 @@
 //! Re-running this test binary as a child process with a bound of the caller's
 //! choosing, reporting a hang instead of panicking on it, so the caller's
-//! assertion says what the child was doing. Include with
-//! `#[path = "common/within.rs"] mod within;`.
+//! assertion says what the child was doing. A binary's `main.rs` includes it with
+//! `#[path = "../common/within.rs"] mod within;`.
 #![allow(dead_code, reason = "each test file uses a different part")]
 #![allow(clippy::expect_used, reason = "test helper")]
 
@@ -47,7 +47,8 @@ fn tail(text: &str) -> &str {
     &text[start..]
 }
 
-/// Runs the test `test` of this binary alone in a child process with `vars`
+/// Runs the test `test` (its path in the binary, `module::name`: it is
+/// matched with `--exact`) of this binary alone in a child process with `vars`
 /// set, killing it after `bound` (a bound on hangs, not a speed claim).
 pub fn run_self_within(test: &str, vars: &[(&str, &str)], bound: Duration) -> Bounded {
     let exe = std::env::current_exe().expect("the test binary");

@@ -1,0 +1,14 @@
+//! Faults: a server that fails, limits, resets, stays silent or restarts; bursts, panics and
+//! async hosts. Each module is one behaviour.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod async_hosts;
+mod backoff;
+mod burst;
+mod client_reports;
+mod panic;
+mod rate_limits;
+mod restart;
+mod silent_server;

@@ -1,0 +1,20 @@
+//! A good neighbour in the host program: other layers and filters, panic hooks, signals,
+//! threads that exit, shutdown, opt-out, the level floor, limits and the preview.
+//! Cases that touch process-wide state run in a child process (this binary again,
+//! `--exact MODULE::..._child`).
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../common/within.rs"]
+mod within;
+
+mod limits;
+mod neighbour_fmt;
+mod neighbour_layers;
+mod neighbour_signal;
+mod opt_out;
+mod panic_hook;
+mod preview;
+mod shutdown;
+mod span_level_setting;
+mod thread_exit;
