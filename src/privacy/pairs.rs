@@ -257,6 +257,15 @@ fn value_after(s: &str, from: usize, extent: Extent) -> Option<Range<usize>> {
     if len == 0 {
         return None;
     }
+    // `password: Password=my pass;Server=x`: the value is a pair of a
+    // connection string, whose value runs to its `;`.
+    if let Some(eq) = rest[..len].find('=')
+        && in_connection_string(s, i, i + eq + 1)
+    {
+        let field = line_len(&rest[eq + 1..], true);
+        let field = rest[eq + 1..eq + 1 + field].trim_end().len();
+        len = len.max(eq + 1 + field);
+    }
     // `Bearer abc`, `Basic abc`: take the credential after the scheme word too.
     if AUTH_SCHEMES
         .iter()
@@ -412,6 +421,12 @@ mod tests {
                 (
                     "Password=pa ss;Server=db",
                     Some("Password=[Filtered];Server=db"),
+                ),
+                // Found by the property test: a connection string as the
+                // value of another sensitive pair.
+                (
+                    "password: Password=0AAA*0 AA0aaa;Server=a0a0.example.com",
+                    Some("password: [Filtered];Server=a0a0.example.com"),
                 ),
                 (
                     "Driver={ODBC Driver 18};Server=db;UID=sa;PWD={a;b}}c};",

@@ -15,7 +15,9 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::prefilter::contains_ci;
-use super::rewrite::{FILTERED, Rewriter, at, before, replace_simple, word_at, word_before};
+use super::rewrite::{
+    FILTERED, Rewriter, at, before, escape_before, replace_simple, word_at, word_before,
+};
 use super::{Redactions, Rule};
 
 /// The compiled patterns (all literals; `patterns_compile` proves they compile).
@@ -343,11 +345,17 @@ pub(crate) fn cloud_keys(p: &Patterns, s: &str, counts: &mut Redactions) -> Opti
             continue;
         }
         let value = if caps.name("azure").is_some() {
-            let len = b[all.end()..]
+            // A quoted value (`AccountKey="…"`, or `\"…\"` in Debug text): its inside.
+            let mut start = all.end();
+            let slashes = b[start..].iter().take_while(|&&c| c == b'\\').count();
+            if matches!(b.get(start + slashes), Some(b'"' | b'\'')) {
+                start += slashes + 1;
+            }
+            let len = b[start..]
                 .iter()
-                .position(|c| c.is_ascii_whitespace() || b";\"'<>".contains(c))
-                .unwrap_or(b.len() - all.end());
-            (len > 0).then(|| all.end()..all.end() + len)
+                .position(|c| c.is_ascii_whitespace() || b";\"'<>\\".contains(c))
+                .unwrap_or(b.len() - start);
+            (len > 0).then(|| start..start + len)
         } else if caps.name("sig").is_some() {
             let len = b[all.end()..]
                 .iter()
@@ -396,8 +404,11 @@ pub(crate) fn webhooks(p: &Patterns, s: &str, counts: &mut Redactions) -> Option
             m.start()
         } else {
             // A host of its own (`ptb.discord.com`), not part of another name.
+            // (`\nhooks.slack.com/…`: a line break written as an escape is
+            // not part of the name.)
             let glued = before(s, m.start())
-                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !escape_before(s, m.start());
             let slash = if text.ends_with("\\/") { 2 } else { 1 };
             let host = text[..text.len() - slash]
                 .split(':')
@@ -666,6 +677,12 @@ pub(crate) mod tests {
                         "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=[Filtered];EndpointSuffix=core.windows.net",
                     ),
                 ),
+                // Found by the property test: a quoted value, escaped in Debug text.
+                (
+                    r#"" AccountKey=\"AAaaA#aa\" ""#,
+                    Some(r#"" AccountKey=\"[Filtered]\" ""#),
+                ),
+                (r#"AccountKey="abc""#, Some(r#"AccountKey="[Filtered]""#)),
                 (
                     "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=Root;SharedAccessKey=AbCdEf0123456789+/AbCdEf0123456789abcdefgh=",
                     Some(
@@ -754,6 +771,11 @@ pub(crate) mod tests {
                 (
                     "hooks.slack.com/workflows/T0/A0/123/abc",
                     Some("hooks.slack.com/[webhook]"),
+                ),
+                // Found by the property test: after a line break in Debug text.
+                (
+                    r"\nhooks.slack.com/services/T000AA0AA/B000AA0AA/aaaa0a0a0aaaaa0a000aaaa0aa ",
+                    Some(r"\nhooks.slack.com/[webhook] "),
                 ),
                 (
                     "https://discord.com/api/webhooks/123456789012345678/AbCdEf-ghIJkl_mnOP",
