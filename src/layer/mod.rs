@@ -138,11 +138,18 @@ impl TelemetryLayer {
     }
 
     /// Runs `f` with the instance this layer reports to, when it is active.
+    /// The check for a layer that is off is all that is inlined into the
+    /// program's logging call.
     #[inline(always)]
     fn with(&self, f: impl FnOnce(&Shared)) {
-        if self.inert {
+        if self.inert || matches!(self.handle, Handle::Off) {
             return;
         }
+        self.with_live(f);
+    }
+
+    #[inline(never)]
+    fn with_live(&self, f: impl FnOnce(&Shared)) {
         match &self.handle {
             Handle::Off => {}
             Handle::Instance(shared) => {
@@ -205,22 +212,22 @@ where
 
     // Each callback is a small inlined check; the work is out of line, so a
     // disabled layer costs a branch, not a call.
-    #[inline]
+    #[inline(always)]
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         self.with(|shared| new_span_enabled(shared, attrs, id, ctx));
     }
 
-    #[inline]
+    #[inline(always)]
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         self.with(|shared| record_enabled(shared, id, values, ctx));
     }
 
-    #[inline]
+    #[inline(always)]
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         self.with(|shared| event_enabled(shared, event, ctx));
     }
 
-    #[inline]
+    #[inline(always)]
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         self.with(|shared| close_enabled(shared, id, ctx));
     }
