@@ -16,5 +16,6 @@ mod opt_out;
 mod panic_hook;
 mod preview;
 mod shutdown;
+mod span_level;
 mod span_level_setting;
 mod thread_exit;

@@ -6,7 +6,7 @@
     clippy::expect_used,
     reason = "a test fails loudly"
 )]
-mod common;
+use crate::common;
 
 use common::capture::{FLUSH, builder, start};
 use openadapt_telemetry::testing::Captured;
