@@ -370,26 +370,30 @@ where
         capture_error(shared, event, &ctx);
     } else {
         let crumb = crumbs::build(level, meta.target(), |v| event.record(v));
-        match ctx.event_span(event) {
-            Some(span) => match trace_crumbs(&span) {
-                Some(trace) => crumbs::keep(Home::Trace(&trace), crumb),
-                None => crumbs::keep(Home::Thread, crumb),
-            },
+        let Some(span) = ctx.event_span(event) else {
+            crumbs::keep(Home::Thread, crumb);
+            return;
+        };
+        // After a span's first crumb, its ring is on the span: kept under the
+        // extensions' read lock, with no reference count touched (threads of
+        // one trace share that count).
+        if let Some(trace) = span.extensions().get::<Arc<TraceCrumbs>>() {
+            crumbs::keep(Home::Trace(trace), crumb);
+            return;
+        }
+        match trace_crumbs(&span) {
+            Some(trace) => crumbs::keep(Home::Trace(&trace), crumb),
             None => crumbs::keep(Home::Thread, crumb),
         }
     }
 }
 
-/// The breadcrumb ring of the trace `span` belongs to: found on the span
-/// itself after the first crumb, else made on its root (and remembered on the
-/// span).
+/// The breadcrumb ring of the trace `span` belongs to, for a span that has
+/// none yet: its root's, made there if needed, and remembered on the span.
 fn trace_crumbs<S>(span: &SpanRef<'_, S>) -> Option<Arc<TraceCrumbs>>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    if let Some(found) = span.extensions().get::<Arc<TraceCrumbs>>() {
-        return Some(found.clone());
-    }
     let root = span.scope().from_root().next()?;
     let trace = {
         let found = root.extensions().get::<Arc<TraceCrumbs>>().cloned();
