@@ -17,11 +17,7 @@ use std::time::{Duration, Instant};
 
 use common::capture::run;
 use common::faults::{Injector, Mode, discarded_by_reason, message};
-use common::spool::{
-    CHILD_BOUND, DIR, DSN, ROLE, TAG, TempDir, builder, child_setup, envelope_names, is_usage,
-    role, twice, usage,
-};
-use within::run_self_within;
+use common::spool::{TempDir, builder, child_setup, envelope_names, is_usage, role, twice, usage};
 
 const SMALL: usize = 4_000;
 const LARGE: usize = 1_000;
@@ -73,16 +69,7 @@ fn bounds_child() {
 }
 
 fn child(role: &str, dsn: &str, spool: &TempDir, tag: &str) -> within::Bounded {
-    run_self_within(
-        "bounds::bounds_child",
-        &[
-            (ROLE, role),
-            (DSN, dsn),
-            (DIR, &spool.spool_text()),
-            (TAG, tag),
-        ],
-        CHILD_BOUND,
-    )
+    crate::run_child("bounds::bounds_child", role, dsn, spool, tag)
 }
 
 #[test]

@@ -19,10 +19,8 @@ use std::time::Duration;
 use common::capture::run;
 use common::faults::{Injector, Mode, discarded_by_reason, message};
 use common::spool::{
-    CHILD_BOUND, DIR, DSN, ROLE, TAG, TempDir, builder, child_setup, count_ids, envelope_names,
-    is_usage, role, twice,
+    TempDir, builder, child_setup, count_ids, envelope_names, is_usage, role, twice,
 };
-use within::run_self_within;
 
 const PROCESSES: usize = 8;
 const ROUNDS: usize = 10;
@@ -65,16 +63,7 @@ fn concurrent_child() {
 }
 
 fn child(role: &str, dsn: &str, spool: &TempDir, tag: &str) -> within::Bounded {
-    run_self_within(
-        "concurrent::concurrent_child",
-        &[
-            (ROLE, role),
-            (DSN, dsn),
-            (DIR, &spool.spool_text()),
-            (TAG, tag),
-        ],
-        CHILD_BOUND,
-    )
+    crate::run_child("concurrent::concurrent_child", role, dsn, spool, tag)
 }
 
 #[test]

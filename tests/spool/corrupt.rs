@@ -19,10 +19,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::capture::run;
 use common::faults::{Injector, Mode, discarded_by_reason, message};
 use common::spool::{
-    CHILD_BOUND, DIR, DSN, ROLE, TAG, TempDir, builder, child_setup, envelope_names, files,
-    is_usage, read_spool, role, twice,
+    TempDir, builder, child_setup, envelope_names, files, is_usage, read_spool, role, twice,
 };
-use within::run_self_within;
 
 /// The child roles. In the parent (no role set) this does nothing and passes.
 #[test]
@@ -55,16 +53,7 @@ fn corrupt_child() {
 }
 
 fn child(role: &str, dsn: &str, spool: &TempDir, tag: &str) -> within::Bounded {
-    run_self_within(
-        "corrupt::corrupt_child",
-        &[
-            (ROLE, role),
-            (DSN, dsn),
-            (DIR, &spool.spool_text()),
-            (TAG, tag),
-        ],
-        CHILD_BOUND,
-    )
+    crate::run_child("corrupt::corrupt_child", role, dsn, spool, tag)
 }
 
 /// A spool file name for an envelope made `age` ago.

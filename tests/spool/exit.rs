@@ -27,10 +27,9 @@ use common::bugsink::Bugsink;
 use common::capture::run;
 use common::faults::{Injector, Mode, message};
 use common::spool::{
-    CHILD_BOUND, DIR, DSN, ROLE, TAG, TempDir, builder, child_setup, count_ids, envelope_names,
-    event_id, is_usage, nonce, read_spool, reported, role, twice,
+    TempDir, builder, child_setup, count_ids, envelope_names, event_id, is_usage, nonce,
+    read_spool, reported, role, twice,
 };
-use within::run_self_within;
 
 /// Runs of the program against a silent server (each settled run waits
 /// [`SETTLE`]), unless `OPENADAPT_TEST_EXIT_RUNS` says how many.
@@ -99,16 +98,7 @@ fn spool_child() {
 }
 
 fn child(role: &str, dsn: &str, spool: &TempDir, tag: &str) -> within::Bounded {
-    run_self_within(
-        "exit::spool_child",
-        &[
-            (ROLE, role),
-            (DSN, dsn),
-            (DIR, &spool.spool_text()),
-            (TAG, tag),
-        ],
-        CHILD_BOUND,
-    )
+    crate::run_child("exit::spool_child", role, dsn, spool, tag)
 }
 
 /// The nearest-rank `q`-quantile of sorted durations.

@@ -14,3 +14,20 @@ mod exit;
 mod fork;
 mod modes;
 mod offline_runs;
+
+use common::spool::{CHILD_BOUND, DIR, DSN, ROLE, TAG, TempDir};
+
+/// Runs the child test `test` (`MODULE::..._child`) of this binary as a
+/// program, with its role, DSN, spool and tag, within [`CHILD_BOUND`].
+fn run_child(test: &str, role: &str, dsn: &str, spool: &TempDir, tag: &str) -> within::Bounded {
+    within::run_self_within(
+        test,
+        &[
+            (ROLE, role),
+            (DSN, dsn),
+            (DIR, &spool.spool_text()),
+            (TAG, tag),
+        ],
+        CHILD_BOUND,
+    )
+}

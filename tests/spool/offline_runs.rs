@@ -17,10 +17,8 @@ use std::time::Duration;
 use common::capture::run;
 use common::faults::{Injector, Mode, message};
 use common::spool::{
-    CHILD_BOUND, DIR, DSN, ROLE, TAG, TempDir, builder, child_setup, envelope_names, is_usage,
-    read_spool, role, twice,
+    TempDir, builder, child_setup, envelope_names, is_usage, read_spool, role, twice,
 };
-use within::run_self_within;
 
 const RUNS: usize = 20;
 const FEATURE: &str = "spool.offline";
@@ -54,16 +52,7 @@ fn offline_child() {
 }
 
 fn child(role: &str, dsn: &str, spool: &TempDir, tag: &str) -> within::Bounded {
-    run_self_within(
-        "offline_runs::offline_child",
-        &[
-            (ROLE, role),
-            (DSN, dsn),
-            (DIR, &spool.spool_text()),
-            (TAG, tag),
-        ],
-        CHILD_BOUND,
-    )
+    crate::run_child("offline_runs::offline_child", role, dsn, spool, tag)
 }
 
 #[test]
