@@ -215,10 +215,20 @@ pub(crate) fn private_keys(p: &Patterns, s: &str, counts: &mut Redactions) -> Op
 
 /// How far the body of a truncated key block runs: base64, blanks, escaped line
 /// breaks, and the `:`/`,`/`-` of headers such as `Proc-Type: 4,ENCRYPTED`.
+/// A body that stops inside a word takes the rest of that word: what follows
+/// the key may be another secret (`https://hooks.slack.com/…`, `sk_live_…`),
+/// and the half of it left behind would no longer look like one.
 fn truncated_pem_len(text: &str) -> usize {
-    text.char_indices()
-        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c.is_whitespace() || "+/=\\:,-".contains(c)))
-        .map_or(text.len(), |(i, _)| i)
+    let body = |c: char| c.is_ascii_alphanumeric() || c.is_whitespace() || "+/=\\:,-".contains(c);
+    let Some((stop, _)) = text.char_indices().find(|&(_, c)| !body(c)) else {
+        return text.len();
+    };
+    if stop == 0 || text[..stop].ends_with(char::is_whitespace) {
+        return stop;
+    }
+    text[stop..]
+        .find(char::is_whitespace)
+        .map_or(text.len(), |end| stop + end)
 }
 
 /// URLs keep scheme, host, port and path; user-info becomes `[Filtered]@`, the
@@ -577,6 +587,15 @@ pub(crate) mod tests {
                 (
                     "-----BEGIN PRIVATE KEY-----\nAAAA (1) -----BEGIN PRIVATE KEY-----\nBBBB",
                     Some("[private-key](1) [private-key]"),
+                ),
+                // ... and never inside a word: a secret after the key is not cut in half.
+                (
+                    "-----BEGIN PRIVATE KEY-----\nAAAA, https://hooks.slack.com/services/T0/B0/abc1 end",
+                    Some("[private-key] end"),
+                ),
+                (
+                    "-----BEGIN PRIVATE KEY-----\nAAAA sk_live_abcdef12345 end",
+                    Some("[private-key] end"),
                 ),
             ],
         );
