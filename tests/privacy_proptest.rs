@@ -12,7 +12,7 @@
 
 mod common;
 
-#[path = "../src/privacy/strategies.rs"]
+#[path = "../src/privacy/strategies/mod.rs"]
 mod strategies;
 
 use std::error::Error;
