@@ -38,6 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use openadapt_telemetry::testing::Clock;
 use serde_json::Value;
 
 /// How the injector answers.
@@ -110,9 +111,15 @@ struct State {
     requests: Mutex<Vec<Request>>,
     /// TCP connections accepted, whether or not a request came on them.
     accepted: AtomicUsize,
+    /// The clock requests are stamped with (a test's virtual clock), or the real one.
+    clock: Option<Clock>,
 }
 
 impl State {
+    fn now(&self) -> Instant {
+        self.clock.as_ref().map_or_else(Instant::now, Clock::now)
+    }
+
     fn mode(&self) -> Mode {
         self.mode.lock().map(|m| m.clone()).unwrap_or(Mode::Healthy)
     }
@@ -141,12 +148,24 @@ pub struct Injector {
 impl Injector {
     /// Listens on a free port of 127.0.0.1 and answers in `mode`.
     pub fn start(mode: Mode) -> Injector {
+        Injector::start_stamping(mode, None)
+    }
+
+    /// As [`Injector::start`], stamping each request's [`Request::at`] with
+    /// `clock` (the virtual clock the crate under test reads), so schedules
+    /// are measured in the time the crate sees.
+    pub fn start_on(mode: Mode, clock: &Clock) -> Injector {
+        Injector::start_stamping(mode, Some(clock.clone()))
+    }
+
+    fn start_stamping(mode: Mode, clock: Option<Clock>) -> Injector {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         let state = Arc::new(State {
             mode: Mutex::new(mode),
             requests: Mutex::new(Vec::new()),
             accepted: AtomicUsize::new(0),
+            clock,
         });
         let mut injector = Injector {
             addr,
@@ -348,7 +367,7 @@ fn serve(mut stream: TcpStream, state: &State, running: &AtomicBool) {
             let n = stream.peek(&mut peek).unwrap_or(0);
             let path = request_path(&peek[..n]);
             state.record(Request {
-                at: Instant::now(),
+                at: state.now(),
                 mode,
                 path,
                 headers: Vec::new(),
@@ -358,7 +377,8 @@ fn serve(mut stream: TcpStream, state: &State, running: &AtomicBool) {
             drop(stream);
             return;
         }
-        let Some((path, headers, body, at)) = read_request(&mut stream, &mut buf, running) else {
+        let Some((path, headers, body, at)) = read_request(&mut stream, &mut buf, state, running)
+        else {
             return;
         };
         state.record(Request {
@@ -470,7 +490,12 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 type Parsed = (String, Vec<(String, String)>, Vec<u8>, Instant);
 
 /// Reads one HTTP/1.1 request: path, headers, body (by content-length or chunked).
-fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, running: &AtomicBool) -> Option<Parsed> {
+fn read_request(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    state: &State,
+    running: &AtomicBool,
+) -> Option<Parsed> {
     let deadline = Instant::now() + REQUEST_DEADLINE;
     let head_end = loop {
         if let Some(i) = find(buf, b"\r\n\r\n") {
@@ -478,7 +503,7 @@ fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, running: &AtomicBool)
         }
         fill(stream, buf, running, deadline)?;
     };
-    let at = Instant::now();
+    let at = state.now();
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
     buf.drain(..head_end + 4);
     let mut lines = head.split("\r\n");

@@ -5,7 +5,12 @@
 //! Each test: 5 s of failure with a new distinct error every 20 ms, then the server
 //! turns healthy and errors keep coming (every 50 ms) until one is delivered. With
 //! backoff 0.5, 1, 2, 4 s the failures are at about 0, 0.5, 1.5 and 3.5 s and the
-//! next try at 7.5 s, so a test takes about 8 s (bounded at 25 s).
+//! next try at 7.5 s.
+//!
+//! In virtual time (`testing::Clock`): the backoff reads a clock the test moves
+//! forward by 20 (then 50) ms after each error is flushed, instead of sleeping,
+//! and the injector stamps requests with that clock; the 8 s schedule takes
+//! well under a second.
 //!
 //! Run with `--nocapture` to see the measured figures.
 #![allow(
@@ -17,8 +22,9 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::capture::{builder, run};
+use common::capture::{FLUSH, builder, run};
 use common::faults::{Injector, Mode, discarded_by_reason, max_in_window, message, repeat_count};
+use openadapt_telemetry::testing::Clock;
 
 const SHUTDOWN: Duration = Duration::from_secs(2);
 const FAILING: Duration = Duration::from_secs(5);
@@ -28,18 +34,28 @@ const MAX_PER_WINDOW: usize = 10;
 const RECOVERY: Duration = Duration::from_secs(20);
 
 fn backs_off_and_recovers(mode: Mode, label: &str) {
-    let server = Injector::start(mode);
+    let clock = Clock::new();
+    let server = Injector::start_on(mode, &clock);
     let telemetry = builder(&[("OPENADAPT_TELEMETRY_DSN", &server.dsn())])
         .shutdown_timeout(SHUTDOWN)
+        .clock(&clock)
         .init();
     assert!(telemetry.is_enabled());
+    // Each error is dealt with (sent, or held back by the backoff) at the
+    // time it was logged, then the clock moves on.
+    let log = |f: &dyn Fn()| {
+        run(&telemetry, f);
+        let flush_start = Instant::now();
+        let _ = telemetry.flush(FLUSH);
+        assert!(flush_start.elapsed() < FLUSH + Duration::from_secs(1));
+    };
 
-    let start = Instant::now();
+    let start = clock.now();
     let mut k = 0u32;
-    while start.elapsed() < FAILING {
-        run(&telemetry, || tracing::error!(k, "failure {k}"));
+    while clock.now() - start < FAILING {
+        log(&|| tracing::error!(k, "failure {k}"));
         k += 1;
-        std::thread::sleep(Duration::from_millis(20));
+        clock.advance(Duration::from_millis(20));
     }
     let failing = server.requests();
     let offsets: Vec<String> = failing
@@ -63,16 +79,14 @@ fn backs_off_and_recovers(mode: Mode, label: &str) {
     );
 
     server.set_mode(Mode::Healthy);
-    let healed = Instant::now();
+    let healed = clock.now();
     let mut after = 0u32;
-    while healed.elapsed() < RECOVERY && server.delivered_events().is_empty() {
-        run(&telemetry, || {
-            tracing::error!(after, "after recovery {after}")
-        });
+    while clock.now() - healed < RECOVERY && server.delivered_events().is_empty() {
+        log(&|| tracing::error!(after, "after recovery {after}"));
         after += 1;
-        std::thread::sleep(Duration::from_millis(50));
+        clock.advance(Duration::from_millis(50));
     }
-    let recovered = healed.elapsed();
+    let recovered = clock.now() - healed;
     let delivered = server.delivered_events();
     assert!(
         !delivered.is_empty(),
@@ -80,7 +94,7 @@ fn backs_off_and_recovers(mode: Mode, label: &str) {
     );
     // Once through, sending is back to normal: the next errors arrive at once.
     run(&telemetry, || tracing::error!("steady after recovery"));
-    assert!(telemetry.flush(Duration::from_secs(10)));
+    assert!(telemetry.flush(FLUSH));
     let steady = server
         .delivered_events()
         .iter()
