@@ -43,9 +43,12 @@ fn runs() -> usize {
 /// The bound asserted on the guard's drop: generous, it catches a wait on the
 /// network (the figure is 100 ms).
 const DROP_BOUND: Duration = Duration::from_secs(1);
-/// Long enough for the worker to build the error (its first backtrace is
-/// symbolised: 0.1 to 0.4 s in this test binary) and send it.
-const SETTLE: Duration = Duration::from_secs(1);
+/// The longest a settled run waits for its worker to claim the error for
+/// sending (it builds it first: its first backtrace is symbolised, 0.1 to
+/// 0.4 s in this test binary).
+const SETTLE: Duration = Duration::from_secs(5);
+/// From the claim to the request on the wire, waiting on the silent server.
+const ON_THE_WIRE: Duration = Duration::from_millis(50);
 const FEATURE: &str = "spool.exit";
 const FEATURE_USES: u64 = 3;
 
@@ -70,7 +73,14 @@ fn spool_child() {
                 }
             });
             if role == "settled" {
-                std::thread::sleep(SETTLE);
+                // The worker stages the error, claims it, then sends it.
+                let start = Instant::now();
+                while !envelope_names(&dir).iter().any(|n| n.ends_with(".claim"))
+                    && start.elapsed() < SETTLE
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                std::thread::sleep(ON_THE_WIRE);
             }
             let start = Instant::now();
             drop(telemetry);
