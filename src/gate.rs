@@ -333,17 +333,16 @@ fn fit(payload: &mut Value) -> bool {
 
 /// The serialised size of a JSON value, without building the string.
 fn size(value: &Value) -> usize {
+    // Through `Display`: serde_json's own (non-generic) serialisation, the one
+    // `to_bytes` uses, counted instead of kept.
     struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += s.len();
             Ok(())
         }
     }
     let mut count = Count(0);
-    let _ = serde_json::to_writer(&mut count, value);
+    let _ = std::fmt::write(&mut count, format_args!("{value}"));
     count.0
 }
