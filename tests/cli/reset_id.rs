@@ -7,7 +7,7 @@
     reason = "a test panics to fail"
 )]
 
-use crate::cli_support;
+use super::cli_support;
 
 use cli_support::Sandbox;
 

@@ -8,7 +8,7 @@
     reason = "a test panics to fail"
 )]
 
-use crate::cli_support;
+use super::cli_support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -1,6 +1,6 @@
 //! A panic in the host program is captured as a fatal event, scrubbed, and sent
 //! before the process exits. The host is a child process: this test binary run
-//! again with `--exact panic::panic_child` and `PANIC_CHILD_DSN` set.
+//! again with `--exact faults::panic::panic_child` and `PANIC_CHILD_DSN` set.
 //!
 //! Run with `--nocapture` to see the measured figures.
 #![allow(
@@ -42,7 +42,11 @@ fn panic_child() {
 #[test]
 fn a_panic_is_captured_and_sent_before_the_process_exits() {
     let server = Injector::start(Mode::Healthy);
-    let run = common::child::run_self("panic::panic_child", &[(CHILD_ENV, &server.dsn())], &[]);
+    let run = common::child::run_self(
+        "faults::panic::panic_child",
+        &[(CHILD_ENV, &server.dsn())],
+        &[],
+    );
     let (status, ran) = (run.status, run.ran);
     // Read at once: the hook's flush waits for the server's answer, and the injector
     // records a request before answering it, so the event is here or it was never sent.

@@ -165,7 +165,11 @@ fn limits_child() {
 
 #[test]
 fn big_breadcrumbs_keep_memory_and_the_event_bounded() {
-    let run = within::run_self_within("limits::limits_child", &[(CHILD_ENV, "1")], CHILD_BOUND);
+    let run = within::run_self_within(
+        "host::limits::limits_child",
+        &[(CHILD_ENV, "1")],
+        CHILD_BOUND,
+    );
     assert!(
         run.succeeded() && run.stdout.contains("CHILD OK"),
         "{}",

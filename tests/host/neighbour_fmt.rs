@@ -6,7 +6,7 @@
 //!
 //! The level tracing lets through first is global to the process (the maximum of
 //! every live subscriber's hint, and a cached interest per call site), so each
-//! case runs alone in a child process: this binary again, `--exact neighbour_fmt::fmt_child`,
+//! case runs alone in a child process: this binary again, `--exact host::neighbour_fmt::fmt_child`,
 //! with `OPENADAPT_NEIGHBOUR_FMT_CASE` naming the case. No other subscriber in
 //! that process can raise the level and hide the bug.
 #![allow(
@@ -234,7 +234,7 @@ fn fmt_child() {
 
 /// Runs `case` in a child process and fails with what it printed.
 fn check(case: &str) {
-    let run = within::run_self_within("neighbour_fmt::fmt_child", &[(CASE_ENV, case)], BOUND);
+    let run = within::run_self_within("host::neighbour_fmt::fmt_child", &[(CASE_ENV, case)], BOUND);
     assert!(
         run.succeeded() && run.stdout.contains(&format!("CASE OK {case}")),
         "{case}: {}",

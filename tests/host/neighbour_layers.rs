@@ -3,7 +3,7 @@
 //! instance that is live now: after a guard is dropped, a new instance gets what
 //! the layer sees.
 //!
-//! Every case runs in a child process (this binary again, `--exact neighbour_layers::layers_child`,
+//! Every case runs in a child process (this binary again, `--exact host::neighbour_layers::layers_child`,
 //! with `OPENADAPT_NEIGHBOUR_LAYERS_CASE` naming the case): the free `layer()`
 //! reports to a process-wide instance, and a panic inside the registry's span
 //! extensions can poison them and abort the whole process.
@@ -176,7 +176,11 @@ fn layers_child() {
 
 /// Runs `case` in a child process and fails with what it printed.
 fn check(case: &str) {
-    let run = within::run_self_within("neighbour_layers::layers_child", &[(CASE_ENV, case)], BOUND);
+    let run = within::run_self_within(
+        "host::neighbour_layers::layers_child",
+        &[(CASE_ENV, case)],
+        BOUND,
+    );
     assert!(
         run.succeeded() && run.stdout.contains(&format!("CASE OK {case}")),
         "{case}: {}",

@@ -3,7 +3,7 @@
 //! while the guard shuts down and another thread logs in a loop, both leave a
 //! process that finishes.
 //!
-//! Each case runs in a child process (this binary again, `--exact neighbour_signal::signal_child`,
+//! Each case runs in a child process (this binary again, `--exact host::neighbour_signal::signal_child`,
 //! with `OPENADAPT_NEIGHBOUR_SIGNAL_CASE` naming the case), killed after a
 //! generous bound: a deadlock is a hang, and the test fails on it. The child
 //! sets a *global* default subscriber: a scoped one (`with_default`) would route
@@ -209,7 +209,11 @@ fn signal_child() {
 
 /// Runs `case` in a child process and fails unless it finished.
 fn check(case: &str) {
-    let run = within::run_self_within("neighbour_signal::signal_child", &[(CASE_ENV, case)], BOUND);
+    let run = within::run_self_within(
+        "host::neighbour_signal::signal_child",
+        &[(CASE_ENV, case)],
+        BOUND,
+    );
     assert!(
         run.succeeded() && run.stdout.contains(&format!("CASE OK {case}")),
         "{case}: {}",

@@ -3,7 +3,7 @@
 //! reported once, however many instances are live.
 //!
 //! The panic hook is process-wide, so each case runs in a child process (this
-//! binary again, `--exact panic_hook::panic_child`, with `OPENADAPT_PANIC_HOOK_CASE` naming
+//! binary again, `--exact host::panic_hook::panic_child`, with `OPENADAPT_PANIC_HOOK_CASE` naming
 //! the case). The panic happens on a thread of the child, which then reports
 //! what it saw.
 #![allow(
@@ -83,7 +83,7 @@ fn panic_child() {
 
 /// Runs `case` in a child process and fails with what it printed.
 fn check(case: &str) {
-    let run = within::run_self_within("panic_hook::panic_child", &[(CASE_ENV, case)], BOUND);
+    let run = within::run_self_within("host::panic_hook::panic_child", &[(CASE_ENV, case)], BOUND);
     assert!(
         run.succeeded() && run.stdout.contains(&format!("CASE OK {case}")),
         "{case}: {}",

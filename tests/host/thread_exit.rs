@@ -55,7 +55,11 @@ fn thread_exit_child() {
 
 #[test]
 fn logging_while_a_thread_exits_does_not_abort() {
-    let run = common::child::run_self("thread_exit::thread_exit_child", &[(CHILD_ENV, "1")], &[]);
+    let run = common::child::run_self(
+        "host::thread_exit::thread_exit_child",
+        &[(CHILD_ENV, "1")],
+        &[],
+    );
     assert!(
         run.status.success() && run.stdout.contains("CHILD DONE"),
         "{:?}\n{}\n{}",

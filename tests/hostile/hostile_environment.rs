@@ -42,7 +42,7 @@ fn environment_child() {
 #[test]
 fn an_environment_with_a_login_an_email_and_a_token_leaks_none_of_them() {
     let run = common::child::run_self(
-        "hostile_environment::environment_child",
+        "hostile::hostile_environment::environment_child",
         &[(CHILD_ROLE, "1"), ("USER", LOGIN)],
         &["USERNAME", "LOGNAME"],
     );

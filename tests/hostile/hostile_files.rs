@@ -2,7 +2,7 @@
 //! a link to one, `/dev/zero`, a folder or 5 MB; opt-out variables that are not
 //! UTF-8; a preview file that is a link or another user's; the modes of what
 //! the crate creates. Each case runs `init` in a child process (this test binary
-//! again, `--exact hostile_files::hostile_child`), so a hang is caught and stderr is its own.
+//! again, `--exact hostile::hostile_files::hostile_child`), so a hang is caught and stderr is its own.
 #![cfg(unix)]
 #![allow(
     clippy::unwrap_used,
@@ -84,7 +84,7 @@ fn child(case: &str, path: &Path, vars: &[(&str, &OsStr)], how: As) -> Child {
     };
     cmd.args([
         "--exact",
-        "hostile_files::hostile_child",
+        "hostile::hostile_files::hostile_child",
         "--nocapture",
         "--test-threads=1",
     ])

@@ -63,7 +63,7 @@ fn concurrent_child() {
 }
 
 fn child(role: &str, dsn: &str, spool: &TempDir, tag: &str) -> within::Bounded {
-    crate::run_child("concurrent::concurrent_child", role, dsn, spool, tag)
+    super::run_child("spool::concurrent::concurrent_child", role, dsn, spool, tag)
 }
 
 #[test]

@@ -231,7 +231,7 @@ fn preview_never_writes_to_the_spool_on_exit() {
     let server = Injector::start(Mode::Healthy);
     let root = TempDir::new("consent-preview-exit");
     let run = run_self_within(
-        "consent::consent_child",
+        "spool::consent::consent_child",
         &[
             (ROLE, "preview-exit"),
             (DSN, &server.dsn()),

@@ -53,7 +53,7 @@ fn corrupt_child() {
 }
 
 fn child(role: &str, dsn: &str, spool: &TempDir, tag: &str) -> within::Bounded {
-    crate::run_child("corrupt::corrupt_child", role, dsn, spool, tag)
+    super::run_child("spool::corrupt::corrupt_child", role, dsn, spool, tag)
 }
 
 /// A spool file name for an envelope made `age` ago.

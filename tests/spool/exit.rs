@@ -4,8 +4,8 @@
 //!   what is left and returns (the issue asks ≤ 100 ms; asserted here with a
 //!   generous 1 s bound, the measured p50/p95 printed with `--nocapture`). 6
 //!   runs, or as many as `OPENADAPT_TEST_EXIT_RUNS` says: the figures quoted
-//!   are of 20 (`OPENADAPT_TEST_EXIT_RUNS=20 cargo test --test spool
-//!   exit::a_silent -- --nocapture`). The next run with the server up delivers
+//!   are of 20 (`OPENADAPT_TEST_EXIT_RUNS=20 cargo test --test behaviour
+//!   spool::exit::a_silent -- --nocapture`). The next run with the server up delivers
 //!   every error and every feature count of those runs, each once.
 //! - `error!` then `std::process::exit(1)`: the error arrives, in the same run
 //!   or the next (Bugsink; and the fault injector, which counts duplicates).
@@ -108,7 +108,7 @@ fn spool_child() {
 }
 
 fn child(role: &str, dsn: &str, spool: &TempDir, tag: &str) -> within::Bounded {
-    crate::run_child("exit::spool_child", role, dsn, spool, tag)
+    super::run_child("spool::exit::spool_child", role, dsn, spool, tag)
 }
 
 /// The nearest-rank `q`-quantile of sorted durations.

@@ -129,7 +129,7 @@ fn wait_for(pid: libc::pid_t, bound: Duration) -> bool {
 
 fn child(role: &str, dsn: &str, spool: &TempDir) -> within::Bounded {
     run_self_within(
-        "fork::fork_child",
+        "spool::fork::fork_child",
         &[(ROLE, role), (DSN, dsn), (DIR, &spool.spool_text())],
         CHILD_BOUND,
     )

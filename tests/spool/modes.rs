@@ -67,7 +67,7 @@ fn modes_child() {
 
 fn child(dsn: &str, spool: &TempDir) -> within::Bounded {
     run_self_within(
-        "modes::modes_child",
+        "spool::modes::modes_child",
         &[(ROLE, "umask-022"), (DSN, dsn), (DIR, &spool.spool_text())],
         CHILD_BOUND,
     )

@@ -52,7 +52,7 @@ fn offline_child() {
 }
 
 fn child(role: &str, dsn: &str, spool: &TempDir, tag: &str) -> within::Bounded {
-    crate::run_child("offline_runs::offline_child", role, dsn, spool, tag)
+    super::run_child("spool::offline_runs::offline_child", role, dsn, spool, tag)
 }
 
 #[test]

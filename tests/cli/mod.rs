@@ -2,8 +2,6 @@
 #![cfg(feature = "cli")]
 
 mod cli_support;
-#[path = "../common/mod.rs"]
-mod common;
 
 mod enable_disable;
 mod family;

@@ -1,10 +1,5 @@
 //! The spool: what does not reach the network waits on disk for a later run. Most cases run
-//! in a child process (this binary again, `--exact MODULE::..._child`).
-
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../common/within.rs"]
-mod within;
+//! in a child process (this binary again, `--exact spool::MODULE::..._child`).
 
 mod bounds;
 mod concurrent;
@@ -15,9 +10,10 @@ mod fork;
 mod modes;
 mod offline_runs;
 
-use common::spool::{CHILD_BOUND, DIR, DSN, ROLE, TAG, TempDir};
+use crate::common::spool::{CHILD_BOUND, DIR, DSN, ROLE, TAG, TempDir};
+use crate::within;
 
-/// Runs the child test `test` (`MODULE::..._child`) of this binary as a
+/// Runs the child test `test` (`spool::MODULE::..._child`) of this binary as a
 /// program, with its role, DSN, spool and tag, within [`CHILD_BOUND`].
 fn run_child(test: &str, role: &str, dsn: &str, spool: &TempDir, tag: &str) -> within::Bounded {
     within::run_self_within(

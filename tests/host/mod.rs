@@ -1,12 +1,7 @@
 //! A good neighbour in the host program: other layers and filters, panic hooks, signals,
 //! threads that exit, shutdown, opt-out, the level floor, limits and the preview.
 //! Cases that touch process-wide state run in a child process (this binary again,
-//! `--exact MODULE::..._child`).
-
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../common/within.rs"]
-mod within;
+//! `--exact host::MODULE::..._child`).
 
 mod limits;
 mod neighbour_fmt;

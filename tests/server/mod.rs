@@ -3,9 +3,6 @@
 //! Each test finds what it sent by its own id or name: tests that count everything the server
 //! received (`bugsink_fixture`, `server_opt_out`) are binaries of their own.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod counts;
 mod events;
 mod exceptions;

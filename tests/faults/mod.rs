@@ -1,9 +1,6 @@
 //! Faults: a server that fails, limits, resets, stays silent or restarts; bursts, panics and
 //! async hosts. Each module is one behaviour.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod async_hosts;
 mod backoff;
 mod burst;

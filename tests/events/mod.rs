@@ -1,9 +1,6 @@
 //! What the layer makes of `tracing` events and spans, captured through the real pipeline
 //! (bound to a local subscriber with `with_default`: nothing global, so tests run in parallel).
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod async_tree;
 mod breadcrumbs;
 mod chain_ends;
