@@ -206,10 +206,22 @@ pub(crate) fn create_new_private(path: &Path) -> io::Result<File> {
     create_new_options().open(path)
 }
 
-/// Writes `contents` to a new, synced temporary file beside `path` (creating
-/// the folder `0700`); the file is `0600`, or has `path`'s mode if `path`
-/// exists. Returns the temporary file's path.
-pub(crate) fn write_temp(path: &Path, contents: &[u8]) -> io::Result<PathBuf> {
+/// Whether a write waits for the disk before it takes the file's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flush {
+    /// `fsync` first: what must survive a crash, the user's consent (the
+    /// config file). It can take a second on a disk busy with other writes
+    /// (ext4 commits them all), so never on a caller's `init`.
+    Synced,
+    /// Left to the kernel: what a crash may take and the next run makes again
+    /// (the anonymous id: an empty file is replaced by a new id). Still atomic.
+    Lazy,
+}
+
+/// Writes `contents` to a new temporary file beside `path` (creating the
+/// folder `0700`), synced to disk as `flush` says; the file is `0600`, or has
+/// `path`'s mode if `path` exists. Returns the temporary file's path.
+pub(crate) fn write_temp(path: &Path, contents: &[u8], flush: Flush) -> io::Result<PathBuf> {
     let dir = folder(path);
     let name = path
         .file_name()
@@ -227,7 +239,10 @@ pub(crate) fn write_temp(path: &Path, contents: &[u8]) -> io::Result<PathBuf> {
             file.set_permissions(meta.permissions())?;
         }
         file.write_all(contents)?;
-        file.sync_all()
+        match flush {
+            Flush::Synced => file.sync_all(),
+            Flush::Lazy => Ok(()),
+        }
     })();
     match written {
         Ok(()) => Ok(temp),
@@ -242,8 +257,8 @@ pub(crate) fn write_temp(path: &Path, contents: &[u8]) -> io::Result<PathBuf> {
 /// Replaces `path` with `contents` atomically: a temporary file in the same
 /// folder (see [`write_temp`]), then renamed over `path`. A reader sees the
 /// old file or the new one, never half of one.
-pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let temp = write_temp(path, contents)?;
+pub(crate) fn write_atomic(path: &Path, contents: &[u8], flush: Flush) -> io::Result<()> {
+    let temp = write_temp(path, contents, flush)?;
     std::fs::rename(&temp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&temp);
     })
@@ -431,13 +446,13 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         let dir = scratch("private");
         let file = dir.join("a").join("b").join("telemetry.json");
-        write_atomic(&file, b"{}").unwrap();
+        write_atomic(&file, b"{}", Flush::Synced).unwrap();
         assert_eq!(mode(&file), 0o600);
         assert_eq!(mode(&dir.join("a")), 0o700);
         assert_eq!(mode(&dir.join("a").join("b")), 0o700);
         // an existing file's mode is kept
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
-        write_atomic(&file, b"{ }").unwrap();
+        write_atomic(&file, b"{ }", Flush::Lazy).unwrap();
         assert_eq!(mode(&file), 0o640);
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "{ }");
         let marker = dir.join("c").join("marker");

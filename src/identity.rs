@@ -131,14 +131,14 @@ impl AnonymousId {
             }
             Stored::Garbage(_) => {
                 let id = new_id();
-                fs::write_atomic(&self.path, id.as_bytes())?;
+                fs::write_atomic(&self.path, id.as_bytes(), fs::Flush::Lazy)?;
                 self.remove_legacy();
                 return Ok(id);
             }
             Stored::Nothing => {}
         }
         let id = self.legacy_id().unwrap_or_else(new_id);
-        let temp = fs::write_temp(&self.path, id.as_bytes())?;
+        let temp = fs::write_temp(&self.path, id.as_bytes(), fs::Flush::Lazy)?;
         // A hard link never replaces an existing file: if another process made
         // the id meanwhile, its id wins and is read back.
         let linked = std::fs::hard_link(&temp, &self.path);
@@ -163,7 +163,7 @@ impl AnonymousId {
     pub fn reset(&self) -> io::Result<(Option<String>, String)> {
         let old = self.load_lenient()?;
         let id = new_id();
-        fs::write_atomic(&self.path, id.as_bytes())?;
+        fs::write_atomic(&self.path, id.as_bytes(), fs::Flush::Lazy)?;
         self.remove_legacy();
         Ok((old, id))
     }

@@ -435,7 +435,7 @@ impl Config {
             .map(|text| unmark_non_finite(&text))
             .map_err(|e| error(ConfigErrorKind::Write, Some(std::io::Error::other(e))))?;
         text.push('\n');
-        fs::write_atomic(&target, text.as_bytes())
+        fs::write_atomic(&target, text.as_bytes(), fs::Flush::Synced)
             .map_err(|e| error(ConfigErrorKind::Write, Some(e)))
     }
 }
