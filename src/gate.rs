@@ -333,16 +333,20 @@ fn fit(payload: &mut Value) -> bool {
 
 /// The serialised size of a JSON value, without building the string.
 fn size(value: &Value) -> usize {
-    // Through `Display`: serde_json's own (non-generic) serialisation, the one
-    // `to_bytes` uses, counted instead of kept.
+    // Counted through `io::Write`, not `Display`: the formatter's indirection
+    // per piece makes that twice as slow in a release build (8 -> 17 µs for a
+    // 6 KB event), though in a test build it is the faster of the two.
     struct Count(usize);
-    impl std::fmt::Write for Count {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            self.0 += s.len();
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
     let mut count = Count(0);
-    let _ = std::fmt::write(&mut count, format_args!("{value}"));
+    let _ = serde_json::to_writer(&mut count, value);
     count.0
 }
