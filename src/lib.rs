@@ -195,7 +195,7 @@
 //!   builder's test seams: `TelemetryBuilder::env_lookup` (variables without
 //!   `set_var`), `config_file`, `no_config_file`, `feature_flush_interval`,
 //!   `clock` (a virtual `testing::Clock` for the backoff and rate limits),
-//!   and `Telemetry::send_test_event`.
+//!   `request_timeout` (5 s by default), and `Telemetry::send_test_event`.
 //! - `cli`: the `openadapt-telemetry` binary (`status`, `enable`, `disable`,
 //!   `preview`, `send-test`, `reset-id`), a thin `main` over `cli::run`;
 //!   library users compile none of it.

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
 use crate::gate::{Category, Envelope, Losses, SEND_ERROR};
@@ -45,9 +45,10 @@ pub(crate) struct Network {
 }
 
 impl Network {
-    pub(crate) fn new(spool: Option<Spool>, clock: Clock) -> Self {
+    /// `timeout`: the longest one request may take.
+    pub(crate) fn new(spool: Option<Spool>, clock: Clock, timeout: Duration) -> Self {
         Network {
-            agent: crate::transport::agent(),
+            agent: crate::transport::agent(timeout),
             targets: Mutex::new(HashMap::new()),
             spool,
             clock,

@@ -60,6 +60,8 @@ pub struct TelemetryBuilder {
     capture: Option<crate::testing::Captured>,
     #[cfg(feature = "test-util")]
     clock: crate::clock::Clock,
+    #[cfg(feature = "test-util")]
+    request_timeout: Option<Duration>,
 }
 
 /// Where unsent envelopes wait.
@@ -391,6 +393,17 @@ impl TelemetryBuilder {
         }
     }
 
+    /// The longest one request to the server may take (feature `test-util`),
+    /// so a test of a server that never answers waits less than the default,
+    /// 5 s.
+    #[cfg(feature = "test-util")]
+    pub fn request_timeout(self, timeout: Duration) -> Self {
+        Self {
+            request_timeout: Some(timeout),
+            ..self
+        }
+    }
+
     /// Resolves the configuration and starts telemetry. Never fails: a bad
     /// setting prints one line on stderr and telemetry runs on the default, or
     /// off where privacy is at stake. When telemetry is off nothing starts: no
@@ -534,11 +547,14 @@ impl TelemetryBuilder {
                     SpoolChoice::None => None,
                 };
                 #[cfg(feature = "test-util")]
-                let clock = self.clock.clone();
+                let (clock, timeout) = (
+                    self.clock.clone(),
+                    self.request_timeout.unwrap_or(crate::transport::TIMEOUT),
+                );
                 #[cfg(not(feature = "test-util"))]
-                let clock = crate::clock::Clock::default();
+                let (clock, timeout) = (crate::clock::Clock::default(), crate::transport::TIMEOUT);
                 Some((
-                    Outbox::Network(Network::new(dir.map(Spool::new), clock)),
+                    Outbox::Network(Network::new(dir.map(Spool::new), clock, timeout)),
                     dsn,
                 ))
             }
@@ -698,6 +714,8 @@ impl Telemetry {
             capture: None,
             #[cfg(feature = "test-util")]
             clock: crate::clock::Clock::default(),
+            #[cfg(feature = "test-util")]
+            request_timeout: None,
         }
     }
 

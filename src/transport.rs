@@ -64,7 +64,8 @@ impl Delivery {
 
 /// Per-request limits. Every request ends within `TIMEOUT`, whatever the server does.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest one request may take.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);
 /// Backoff after 5xx answers, redirects and network errors: 0.5 s, 1 s, 2 s,
 /// … up to 60 s.
 const BACKOFF: Backoff = Backoff {
@@ -75,10 +76,10 @@ const CLIENT: &str = concat!("openadapt-telemetry/", env!("CARGO_PKG_VERSION"));
 
 /// The connection pool every target shares: connections are kept alive
 /// between envelopes.
-pub(crate) fn agent() -> ureq::Agent {
+pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
     let config = ureq::Agent::config_builder()
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_global(Some(TIMEOUT))
+        .timeout_connect(Some(CONNECT_TIMEOUT.min(timeout)))
+        .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .max_redirects(0)
         .user_agent(CLIENT)

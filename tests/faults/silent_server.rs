@@ -19,6 +19,8 @@ use common::faults::{Injector, Latencies, Mode, P999_BOUND};
 /// asserted is that the drop and the flush keep to their timeouts.
 const SHUTDOWN: Duration = Duration::from_millis(500);
 const FLUSH_TIMEOUT: Duration = Duration::from_millis(500);
+/// The request timeout of the stuck-request test (the default is 5 s).
+const REQUEST_TIMEOUT: Duration = Duration::from_millis(500);
 /// Generous: a bound on hangs, not a speed claim.
 const SLACK: Duration = Duration::from_secs(1);
 const CALLS: usize = 10_000;
@@ -100,13 +102,14 @@ fn drop_alone_is_bounded_with_a_silent_server() {
 }
 
 /// Every request has a timeout: once the silent server starts answering (without
-/// closing the connection it holds), the stuck request times out (5 s) and later
-/// events are delivered.
+/// closing the connection it holds), the stuck request times out (5 s by
+/// default; [`REQUEST_TIMEOUT`] here) and later events are delivered.
 #[test]
 fn a_stuck_request_times_out_and_sending_resumes() {
     let server = Injector::start(Mode::Silent);
     let telemetry = builder(&[("OPENADAPT_TELEMETRY_DSN", &server.dsn())])
         .shutdown_timeout(SHUTDOWN)
+        .request_timeout(REQUEST_TIMEOUT)
         .init();
     run(&telemetry, || tracing::error!("stuck"));
     assert!(server.wait_until(Duration::from_secs(5), |r| !r.is_empty()));
@@ -130,5 +133,10 @@ fn a_stuck_request_times_out_and_sending_resumes() {
     assert!(
         delivered_at.is_some(),
         "nothing delivered within 15 s: the stuck request never timed out"
+    );
+    // Not before the request timed out: the stuck request was not cut short.
+    assert!(
+        delivered_at.is_some_and(|d| d >= REQUEST_TIMEOUT),
+        "delivered {delivered_at:?} after the stuck request began"
     );
 }
