@@ -6,6 +6,9 @@
 //! Events the server answered `429` are not counted by the client (the server
 //! counts them, as the Sentry client-report spec says).
 //!
+//! In virtual time (`testing::Clock`): the backoff and the rate limit read a
+//! clock the tests move forward instead of sleeping.
+//!
 //! Run with `--nocapture` to see the measured figures.
 #![allow(
     clippy::unwrap_used,
@@ -14,21 +17,30 @@
 )]
 use crate::common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::capture::{FLUSH, builder, run};
 use common::faults::{Injector, Mode, discarded_by_reason, message, repeat_count};
 use openadapt_telemetry::Telemetry;
+use openadapt_telemetry::testing::Clock;
 
 const SHUTDOWN: Duration = Duration::from_secs(2);
 const RECOVERY: Duration = Duration::from_secs(15);
 
+/// Starts telemetry for `server` on `clock`.
+fn start(server: &Injector, clock: &Clock) -> Telemetry {
+    builder(&[("OPENADAPT_TELEMETRY_DSN", &server.dsn())])
+        .shutdown_timeout(SHUTDOWN)
+        .clock(clock)
+        .init()
+}
+
 /// Logs carriers until one is delivered (the backoff may drop the first ones), then
 /// one more. Returns how many were logged.
-fn carriers(server: &Injector, telemetry: &Telemetry) -> u64 {
-    let start = Instant::now();
+fn carriers(server: &Injector, telemetry: &Telemetry, clock: &Clock) -> u64 {
+    let start = clock.now();
     let mut n = 0;
-    while start.elapsed() < RECOVERY {
+    while clock.now() - start < RECOVERY {
         run(telemetry, || tracing::error!(n, "carrier {n}"));
         n += 1;
         assert!(telemetry.flush(FLUSH));
@@ -39,7 +51,7 @@ fn carriers(server: &Injector, telemetry: &Telemetry) -> u64 {
         {
             break;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        clock.advance(Duration::from_millis(100));
     }
     run(telemetry, || tracing::error!("final carrier"));
     assert!(telemetry.flush(FLUSH));
@@ -63,10 +75,9 @@ fn check(server: &Injector, logged: u64, label: &str) {
 
 #[test]
 fn losses_while_the_server_is_down_are_counted() {
+    let clock = Clock::new();
     let mut server = Injector::start(Mode::Healthy);
-    let telemetry = builder(&[("OPENADAPT_TELEMETRY_DSN", &server.dsn())])
-        .shutdown_timeout(SHUTDOWN)
-        .init();
+    let telemetry = start(&server, &clock);
     server.stop();
     let down = 500;
     run(&telemetry, || {
@@ -76,43 +87,41 @@ fn losses_while_the_server_is_down_are_counted() {
     });
     assert!(telemetry.flush(FLUSH));
     server.restart();
-    let logged = down + carriers(&server, &telemetry);
+    let logged = down + carriers(&server, &telemetry, &clock);
     drop(telemetry);
     check(&server, logged, "server down then back");
 }
 
 #[test]
 fn losses_during_5xx_backoff_are_counted() {
+    let clock = Clock::new();
     let server = Injector::start(Mode::ServerError);
-    let telemetry = builder(&[("OPENADAPT_TELEMETRY_DSN", &server.dsn())])
-        .shutdown_timeout(SHUTDOWN)
-        .init();
-    let start = Instant::now();
+    let telemetry = start(&server, &clock);
+    let started = clock.now();
     let mut failing = 0;
-    while start.elapsed() < Duration::from_millis(1500) {
+    // An error every 20 ms for 1.5 s, each dealt with at the time it was logged.
+    while clock.now() - started < Duration::from_millis(1500) {
         run(&telemetry, || {
             tracing::error!(failing, "during 500s {failing}")
         });
         failing += 1;
-        std::thread::sleep(Duration::from_millis(20));
+        assert!(telemetry.flush(FLUSH));
+        clock.advance(Duration::from_millis(20));
     }
-    assert!(telemetry.flush(FLUSH));
     server.set_mode(Mode::Healthy);
-    let logged = failing + carriers(&server, &telemetry);
+    let logged = failing + carriers(&server, &telemetry, &clock);
     drop(telemetry);
     check(&server, logged, "500s then healthy");
 }
 
 #[test]
 fn losses_during_a_rate_limit_are_counted() {
+    let clock = Clock::new();
     let server = Injector::start(Mode::retry_after(1));
-    let telemetry = builder(&[("OPENADAPT_TELEMETRY_DSN", &server.dsn())])
-        .shutdown_timeout(SHUTDOWN)
-        .init();
+    let telemetry = start(&server, &clock);
     run(&telemetry, || tracing::error!("answered 429"));
     assert!(telemetry.flush(FLUSH));
     assert_eq!(server.request_count(), 1);
-    let limited_at = Instant::now();
     server.set_mode(Mode::Healthy);
     // While the 1 s limit is in force: dropped (ratelimit_backoff), no request.
     let limited = 100;
@@ -123,8 +132,8 @@ fn losses_during_a_rate_limit_are_counted() {
     });
     assert!(telemetry.flush(FLUSH));
     let during = server.request_count();
-    std::thread::sleep(Duration::from_millis(1300).saturating_sub(limited_at.elapsed()));
-    let logged = limited + carriers(&server, &telemetry);
+    clock.advance(Duration::from_millis(1300));
+    let logged = limited + carriers(&server, &telemetry, &clock);
     drop(telemetry);
     assert_eq!(during, 1, "a request while the limit was in force");
     // The 429'd event is the server's to count.
