@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use openadapt_telemetry::{Telemetry, TelemetryBuilder};
 use serde_json::Value;
@@ -135,6 +135,21 @@ pub fn envelope_names(dir: &Path) -> Vec<String> {
         .map(|(name, _)| name)
         .filter(|n| n.ends_with(".envelope") || n.ends_with(".claim"))
         .collect()
+}
+
+/// Waits (up to `bound`) until a worker has claimed an envelope in `dir` for
+/// sending, then `on_the_wire` more: it has built the error, made it durable,
+/// claimed it, and (a silent server) waits on its request. True if it did.
+pub fn wait_for_claim(dir: &Path, bound: Duration, on_the_wire: Duration) -> bool {
+    let start = Instant::now();
+    while !envelope_names(dir).iter().any(|n| n.ends_with(".claim")) {
+        if start.elapsed() > bound {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(on_the_wire);
+    true
 }
 
 /// The spool's envelope count and bytes.

@@ -28,7 +28,7 @@ use common::capture::run;
 use common::faults::{Injector, Mode, message};
 use common::spool::{
     TempDir, builder, child_setup, count_ids, envelope_names, event_id, is_usage, nonce,
-    read_spool, reported, role, twice,
+    read_spool, reported, role, twice, wait_for_claim,
 };
 
 /// Runs of the program against a silent server (each settled run waits
@@ -74,13 +74,7 @@ fn spool_child() {
             });
             if role == "settled" {
                 // The worker stages the error, claims it, then sends it.
-                let start = Instant::now();
-                while !envelope_names(&dir).iter().any(|n| n.ends_with(".claim"))
-                    && start.elapsed() < SETTLE
-                {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                std::thread::sleep(ON_THE_WIRE);
+                assert!(wait_for_claim(&dir, SETTLE, ON_THE_WIRE), "no claim");
             }
             let start = Instant::now();
             drop(telemetry);

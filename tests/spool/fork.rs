@@ -25,7 +25,7 @@ use common::capture::run;
 use common::faults::{Injector, Mode, message};
 use common::spool::{
     CHILD_BOUND, DIR, DSN, ROLE, TempDir, builder, child_setup, count_ids, envelope_names,
-    is_usage, reported, role,
+    is_usage, reported, role, wait_for_claim,
 };
 use openadapt_telemetry::Telemetry;
 use within::run_self_within;
@@ -47,7 +47,10 @@ fn fork_child() {
             let t = telemetry.as_ref().unwrap();
             run(t, || tracing::error!("parent first"));
             // The worker builds it and gets stuck sending it to the silent server.
-            std::thread::sleep(Duration::from_secs(1));
+            assert!(
+                wait_for_claim(&dir, Duration::from_secs(5), Duration::from_millis(50)),
+                "no claim"
+            );
             run(t, || {
                 tracing::error!("parent pending");
                 tracing::info!(feature = FEATURE, "used");

@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use common::capture::run;
 use common::faults::{Injector, Mode};
-use common::spool::{CHILD_BOUND, DIR, DSN, ROLE, TempDir, builder, child_setup, files, role};
+use common::spool::{
+    CHILD_BOUND, DIR, DSN, ROLE, TempDir, builder, child_setup, files, role, wait_for_claim,
+};
 use within::run_self_within;
 
 fn mode(path: &Path) -> u32 {
@@ -52,7 +54,10 @@ fn modes_child() {
         tracing::info!(feature = "spool.modes", "used");
     });
     // The worker has spooled the error, claimed, and waits on the server.
-    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        wait_for_claim(&dir, Duration::from_secs(5), Duration::from_millis(50)),
+        "no claim"
+    );
     run(&telemetry, || tracing::error!("private 2"));
     let while_running = file_modes(&dir);
     assert!(
