@@ -17,6 +17,7 @@ use common::capture::{builder, run};
 use common::faults::{
     Injector, Latencies, Mode, P999_BOUND, discarded_by_reason, message, repeat_count,
 };
+use openadapt_telemetry::testing::Clock;
 use tracing_subscriber::prelude::*;
 
 const SHUTDOWN: Duration = Duration::from_secs(2);
@@ -92,8 +93,11 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for WorkerEvents {
 #[test]
 fn failures_are_not_captured_again() {
     let mut server = down();
+    // The backoff after the failures is moved through on this clock.
+    let clock = Clock::new();
     let telemetry = builder(&[("OPENADAPT_TELEMETRY_DSN", &server.dsn())])
         .shutdown_timeout(SHUTDOWN)
+        .clock(&clock)
         .init();
     let worker_events = WorkerEvents::default();
     tracing::subscriber::set_global_default(
@@ -112,18 +116,18 @@ fn failures_are_not_captured_again() {
     // Back up: markers until one gets through the backoff (2 s at most after the
     // two or three failures above; bounded at 15 s).
     server.restart();
-    let start = Instant::now();
+    let start = clock.now();
     let mut markers = 0;
-    while start.elapsed() < Duration::from_secs(15) {
+    while clock.now() - start < Duration::from_secs(15) {
         tracing::error!("marker {markers}");
         markers += 1;
         assert!(telemetry.flush(Duration::from_secs(6)));
         if !server.delivered_events().is_empty() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        clock.advance(Duration::from_millis(100));
     }
-    let recovered = start.elapsed();
+    let recovered = clock.now() - start;
     let delivered = server.delivered_events();
     assert!(
         !delivered.is_empty(),
