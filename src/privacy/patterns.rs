@@ -215,20 +215,34 @@ pub(crate) fn private_keys(p: &Patterns, s: &str, counts: &mut Redactions) -> Op
 
 /// How far the body of a truncated key block runs: base64, blanks, escaped line
 /// breaks, and the `:`/`,`/`-` of headers such as `Proc-Type: 4,ENCRYPTED`.
-/// A body that stops inside a word takes the rest of that word: what follows
-/// the key may be another secret (`https://hooks.slack.com/…`, `sk_live_…`),
-/// and the half of it left behind would no longer look like one.
+///
+/// A body that stops inside a word (`…AAAA.`, `…AAAA, https://hooks…` where
+/// `https` looks like base64) takes the rest of that line: what follows may be
+/// another secret (a webhook, `sk_live_…`, a phone number with blanks), and the
+/// part of it left behind would no longer look like one. It stops earlier at a
+/// quote (the end of a JSON value written in the text) and before `-----` (the
+/// next block's armour, which is then matched on its own).
 fn truncated_pem_len(text: &str) -> usize {
     let body = |c: char| c.is_ascii_alphanumeric() || c.is_whitespace() || "+/=\\:,-".contains(c);
     let Some((stop, _)) = text.char_indices().find(|&(_, c)| !body(c)) else {
         return text.len();
     };
-    if stop == 0 || text[..stop].ends_with(char::is_whitespace) {
+    let before = &text[..stop];
+    let at_word_start = stop == 0
+        || before.ends_with(char::is_whitespace)
+        || [r"\n", r"\r", r"\t"].iter().any(|e| before.ends_with(e));
+    if at_word_start {
         return stop;
     }
-    text[stop..]
-        .find(char::is_whitespace)
-        .map_or(text.len(), |end| stop + end)
+    let rest = &text[stop..];
+    let ends = [
+        memchr::memchr3(b'\n', b'\r', b'"', rest.as_bytes()),
+        memchr::memchr2(b'\'', b'`', rest.as_bytes()),
+        rest.find(r"\n"),
+        rest.find(r"\r"),
+        rest.find("-----"),
+    ];
+    stop + ends.into_iter().flatten().min().unwrap_or(rest.len())
 }
 
 /// URLs keep scheme, host, port and path; user-info becomes `[Filtered]@`, the
@@ -588,14 +602,33 @@ pub(crate) mod tests {
                     "-----BEGIN PRIVATE KEY-----\nAAAA (1) -----BEGIN PRIVATE KEY-----\nBBBB",
                     Some("[private-key](1) [private-key]"),
                 ),
-                // ... and never inside a word: a secret after the key is not cut in half.
+                // ... and never inside a word: a secret after the key is not
+                // cut in half (the rest of the line goes with the key).
                 (
-                    "-----BEGIN PRIVATE KEY-----\nAAAA, https://hooks.slack.com/services/T0/B0/abc1 end",
-                    Some("[private-key] end"),
+                    "-----BEGIN PRIVATE KEY-----\nAAAA, https://hooks.slack.com/services/T0/B0/abc1 end\nnext",
+                    Some("[private-key]\nnext"),
                 ),
                 (
                     "-----BEGIN PRIVATE KEY-----\nAAAA sk_live_abcdef12345 end",
-                    Some("[private-key] end"),
+                    Some("[private-key]"),
+                ),
+                (
+                    "-----BEGIN PRIVATE KEY-----\nAAAA.(555) 123-4567 end",
+                    Some("[private-key]"),
+                ),
+                // An escaped line break ends a word: what follows is whole.
+                (
+                    r"-----BEGIN PRIVATE KEY-----\nAAAA\n(555) 123-4567 end",
+                    Some(r"[private-key](555) 123-4567 end"),
+                ),
+                // A second truncated block right after: matched on its own.
+                (
+                    "-----BEGIN PRIVATE KEY-----\nAAAA.-----BEGIN PRIVATE KEY-----\nSECRET",
+                    Some("[private-key][private-key]"),
+                ),
+                (
+                    r#"["-----BEGIN PRIVATE KEY-----\nMIIEvQ","-----BEGIN PRIVATE KEY-----\nMIIEsecond"]"#,
+                    Some(r#"["[private-key]","[private-key]"]"#),
                 ),
             ],
         );
