@@ -211,9 +211,8 @@ pub(crate) fn create_new_private(path: &Path) -> io::Result<File> {
 pub(crate) enum Flush {
     /// `fsync` first: what must survive a crash, the user's consent (the
     /// config file). It can take a second on a disk busy with other writes
-    /// (ext4 commits them all), so never on a caller's `init`. Only the
-    /// command-line tool writes consent.
-    #[cfg(any(test, feature = "cli"))]
+    /// (ext4 commits them all), so never on a caller's `init` but once per
+    /// install (an id moved from the former file, which is then deleted).
     Synced,
     /// Left to the kernel: what a crash may take and the next run makes again
     /// (the anonymous id: an empty file is replaced by a new id). Still atomic.
@@ -242,7 +241,6 @@ pub(crate) fn write_temp(path: &Path, contents: &[u8], flush: Flush) -> io::Resu
         }
         file.write_all(contents)?;
         match flush {
-            #[cfg(any(test, feature = "cli"))]
             Flush::Synced => file.sync_all(),
             Flush::Lazy => Ok(()),
         }

@@ -137,8 +137,13 @@ impl AnonymousId {
             }
             Stored::Nothing => {}
         }
-        let id = self.legacy_id().unwrap_or_else(new_id);
-        let temp = fs::write_temp(&self.path, id.as_bytes(), fs::Flush::Lazy)?;
+        // An id moved from the former file is synced before that file is
+        // deleted (once per install): a crash never loses it. A new one is not.
+        let (id, flush) = match self.legacy_id() {
+            Some(id) => (id, fs::Flush::Synced),
+            None => (new_id(), fs::Flush::Lazy),
+        };
+        let temp = fs::write_temp(&self.path, id.as_bytes(), flush)?;
         // A hard link never replaces an existing file: if another process made
         // the id meanwhile, its id wins and is read back.
         let linked = std::fs::hard_link(&temp, &self.path);
