@@ -1,5 +1,5 @@
-//! Helpers shared by the integration tests: a binary's `main.rs` includes them with
-//! `#[path = "../common/mod.rs"] mod common;` (a test binary of one file, `tests/NAME.rs`,
+//! Helpers shared by the integration tests: `tests/behaviour.rs` includes them with
+//! `#[path = "common/mod.rs"] mod common;` (a test binary of one file, `tests/NAME.rs`,
 //! with `mod common;`), and each test module with `use crate::common;`.
 
 pub mod bugsink;

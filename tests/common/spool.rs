@@ -137,12 +137,18 @@ pub fn envelope_names(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Waits (up to `bound`) until a worker has claimed an envelope in `dir` for
-/// sending, then `on_the_wire` more: it has built the error, made it durable,
-/// claimed it, and (a silent server) waits on its request. True if it did.
+/// Waits (up to `bound`) until a worker has claimed an error in `dir` for
+/// sending, whole (with its stack trace: on the process's first error the
+/// worker first makes a copy without one durable, then reads the stack), then
+/// `on_the_wire` more: it has built the error, made it durable, claimed it,
+/// and (a silent server) waits on its request. True if it did.
 pub fn wait_for_claim(dir: &Path, bound: Duration, on_the_wire: Duration) -> bool {
     let start = Instant::now();
-    while !envelope_names(dir).iter().any(|n| n.ends_with(".claim")) {
+    let whole = |bytes: &[u8]| bytes.windows(12).any(|w| w == b"\"stacktrace\"");
+    while !files(dir)
+        .iter()
+        .any(|(name, bytes)| name.ends_with(".claim") && whole(bytes))
+    {
         if start.elapsed() > bound {
             return false;
         }

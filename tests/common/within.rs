@@ -1,7 +1,7 @@
 //! Re-running this test binary as a child process with a bound of the caller's
 //! choosing, reporting a hang instead of panicking on it, so the caller's
-//! assertion says what the child was doing. A binary's `main.rs` includes it with
-//! `#[path = "../common/within.rs"] mod within;`.
+//! assertion says what the child was doing. `tests/behaviour.rs` includes it with
+//! `#[path = "common/within.rs"] mod within;`.
 #![allow(dead_code, reason = "each test file uses a different part")]
 #![allow(clippy::expect_used, reason = "test helper")]
 

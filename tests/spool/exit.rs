@@ -146,6 +146,12 @@ fn a_silent_server_costs_no_exit_time_and_the_next_run_delivers_each_item_once()
             took
         })
         .collect();
+    // Each settled run's worker was waiting on the server when the guard dropped.
+    assert!(
+        server.request_count() >= runs,
+        "{} requests reached the silent server in {runs} settled runs",
+        server.request_count()
+    );
     // As a program runs: the error logged just before the end, every run
     // sharing the spool (each run's worker first replays what earlier runs left).
     let spool = TempDir::new("silent");
