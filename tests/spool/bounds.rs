@@ -69,7 +69,7 @@ fn bounds_child() {
 }
 
 fn child(role: &str, dsn: &str, spool: &TempDir, tag: &str) -> within::Bounded {
-    super::run_child("spool::bounds::bounds_child", role, dsn, spool, tag)
+    crate::spool::run_child("bounds::bounds_child", role, dsn, spool, tag)
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! The spool: what does not reach the network waits on disk for a later run. Most cases run
 //! in a child process (this binary again, `--exact spool::MODULE::..._child`).
 
-mod bounds;
 mod concurrent;
 mod consent;
 mod corrupt;
@@ -15,7 +14,13 @@ use crate::within;
 
 /// Runs the child test `test` (`spool::MODULE::..._child`) of this binary as a
 /// program, with its role, DSN, spool and tag, within [`CHILD_BOUND`].
-fn run_child(test: &str, role: &str, dsn: &str, spool: &TempDir, tag: &str) -> within::Bounded {
+pub(crate) fn run_child(
+    test: &str,
+    role: &str,
+    dsn: &str,
+    spool: &TempDir,
+    tag: &str,
+) -> within::Bounded {
     within::run_self_within(
         test,
         &[
