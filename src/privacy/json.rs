@@ -664,14 +664,7 @@ mod tests {
 
     use super::super::Local;
     use super::*;
-
-    fn scrubber() -> Scrubber {
-        Scrubber::new(Local {
-            home: Some("/home/alice".to_owned()),
-            user: Some("alice".to_owned()),
-            host: Some("alice-laptop.corp.example".to_owned()),
-        })
-    }
+    use crate::privacy::tests::alice as scrubber;
 
     fn frames(n: usize) -> Vec<Value> {
         (0..n)

@@ -296,16 +296,8 @@ fn bucket(hash: u64) -> usize {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::super::{Local, Scrubber};
     use super::*;
-
-    fn scrubber() -> Scrubber {
-        Scrubber::new(Local {
-            home: Some("/home/alice".to_owned()),
-            user: Some("alice".to_owned()),
-            host: Some("alice-laptop.corp.example".to_owned()),
-        })
-    }
+    use crate::privacy::tests::alice as scrubber;
 
     #[test]
     fn memo_stays_within_its_bounds() {

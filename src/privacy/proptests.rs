@@ -8,6 +8,7 @@ use proptest::sample::select;
 use serde_json::{Map, Value, json};
 
 use super::strategies::{Planted, generic_secret, in_text, name};
+use super::tests::alice;
 use super::{Local, Redactions, Scrubber};
 
 /// `cases` cases, or `PROPTEST_CASES` for a deeper run.
@@ -346,14 +347,6 @@ fn case(secret: impl Strategy<Value = Planted>) -> impl Strategy<Value = Case> {
                 planted: planted.into_iter().map(|(p, _)| p).collect(),
             }
         })
-}
-
-fn alice() -> Scrubber {
-    Scrubber::new(Local {
-        home: Some("/home/alice".to_owned()),
-        user: Some("alice".to_owned()),
-        host: Some("alice-laptop.corp.example".to_owned()),
-    })
 }
 
 fn check(scrubber: &Scrubber, case: &Case) -> Result<(), TestCaseError> {

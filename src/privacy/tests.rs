@@ -14,7 +14,9 @@ fn local(home: &str, user: &str, host: &str) -> Scrubber {
     })
 }
 
-fn alice() -> Scrubber {
+/// The scrubber of a machine whose user is `alice`: the one every privacy
+/// test module uses.
+pub(super) fn alice() -> Scrubber {
     local("/home/alice", "alice", "alice-laptop.corp.example")
 }
 
