@@ -688,6 +688,12 @@ fn panic_child() {
         .capture_panics(true)
         .shutdown_timeout(Duration::from_secs(5))
         .init();
+    plant_then_panic(telemetry);
+}
+
+/// What both panic children do: logs planted secrets, then panics with them;
+/// only the panic hook sends (the guard is forgotten, its drop never runs).
+fn plant_then_panic(telemetry: openadapt_telemetry::Telemetry) -> ! {
     assert!(telemetry.is_enabled());
     tracing_subscriber::registry()
         .with(telemetry.layer())
@@ -695,7 +701,6 @@ fn panic_child() {
     let text = planted_text();
     tracing::info!(peer = "203.0.113.77", "opening {text}");
     tracing::warn!(password = "hunter2-planted", "slow: {text}");
-    // Only the panic hook sends now: the guard's drop never runs.
     std::mem::forget(telemetry);
     std::panic::panic_any(format!("reading {text} failed"));
 }
@@ -862,15 +867,7 @@ fn spool_panic_child() {
     let telemetry = common::spool::builder(&common::spool::closed_port_dsn(), dir.as_ref())
         .capture_panics(true)
         .init();
-    assert!(telemetry.is_enabled());
-    tracing_subscriber::registry()
-        .with(telemetry.layer())
-        .init();
-    let text = planted_text();
-    tracing::info!(peer = "203.0.113.77", "opening {text}");
-    tracing::warn!(password = "hunter2-planted", "slow: {text}");
-    std::mem::forget(telemetry);
-    std::panic::panic_any(format!("reading {text} failed"));
+    plant_then_panic(telemetry);
 }
 
 /// Every spool file's bytes, read whole; fails unless the spool holds `at_least` envelopes.
