@@ -202,6 +202,18 @@ fn secrets() -> Vec<Secret> {
             forbidden: vec![name],
         });
     }
+    // Last, and ended by a line break: a key cut off before its END line that
+    // stops inside a word takes the rest of that line (the webhook after it
+    // once lost its `https://hooks` to the key and was sent with its secret).
+    all.push(secret(
+        "truncated pem, then a webhook",
+        "-----BEGIN PRIVATE KEY-----\nMIIEtruncatedPlantedKey0123, https://hooks.slack.com/services/T0TRUNC/B0TRUNC/TruncatedWebhookSecret42\n",
+        &[
+            "MIIEtruncatedPlantedKey0123",
+            "T0TRUNC",
+            "TruncatedWebhookSecret42",
+        ],
+    ));
     all
 }
 
