@@ -172,6 +172,7 @@ const OTHER_TEXT: &[&str] = &[
     "bearer ",
     "-----BEGIN PRIVATE KEY-----",
     "-----BEGIN PRIVATE KEY-----\nAAAA (",
+    "-----BEGIN PRIVATE KEY-----\nAAAA.",
     "-----END PRIVATE KEY-----",
     "/home/",
     "/home/a",

@@ -234,15 +234,18 @@ fn truncated_pem_len(text: &str) -> usize {
     if at_word_start {
         return stop;
     }
-    let rest = &text[stop..];
-    let ends = [
-        memchr::memchr3(b'\n', b'\r', b'"', rest.as_bytes()),
-        memchr::memchr2(b'\'', b'`', rest.as_bytes()),
-        rest.find(r"\n"),
-        rest.find(r"\r"),
-        rest.find("-----"),
-    ];
-    stop + ends.into_iter().flatten().min().unwrap_or(rest.len())
+    // One pass to the first end (each search to its own first match would read
+    // the rest of the text once per key: quadratic for many keys on a line).
+    let rest = text[stop..].as_bytes();
+    let end = (0..rest.len())
+        .find(|&i| match rest[i] {
+            b'\n' | b'\r' | b'"' | b'\'' | b'`' => true,
+            b'\\' => matches!(rest.get(i + 1), Some(b'n' | b'r')),
+            b'-' => rest[i..].starts_with(b"-----"),
+            _ => false,
+        })
+        .unwrap_or(rest.len());
+    stop + end
 }
 
 /// URLs keep scheme, host, port and path; user-info becomes `[Filtered]@`, the
