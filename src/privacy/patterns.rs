@@ -236,7 +236,7 @@ fn truncated_pem_len(text: &str) -> usize {
     }
     // One pass to the first end (each search to its own first match would read
     // the rest of the text once per key: quadratic for many keys on a line).
-    let rest = text[stop..].as_bytes();
+    let rest = &text.as_bytes()[stop..];
     let end = (0..rest.len())
         .find(|&i| match rest[i] {
             b'\n' | b'\r' | b'"' | b'\'' | b'`' => true,
