@@ -37,11 +37,11 @@ impl PreviewSink {
 /// `[telemetry] {...} redacted={"email":1}`.
 pub(crate) fn preview_line(item: &Item) -> String {
     if item.redactions.is_empty() {
-        format!("[telemetry] {}", item.payload)
+        format!("[telemetry] {}", item.json)
     } else {
         format!(
             "[telemetry] {} redacted={}",
-            item.payload,
+            item.json,
             item.redactions.to_json()
         )
     }
@@ -62,7 +62,7 @@ impl Sink for PreviewSink {
             Some(path) => {
                 let mut text = String::new();
                 for item in &envelope.items {
-                    text.push_str(&item.payload.to_string());
+                    text.push_str(&item.json);
                     text.push('\n');
                 }
                 // Never through a link, never into another user's file (`fs`).

@@ -18,7 +18,7 @@
 //!   than [`MAX_AGE`]; the oldest go first, counted in the next client report.
 //! - A file that cannot be read or is not a whole envelope is removed and counted.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs;
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -534,7 +534,7 @@ fn read_file(path: &Path) -> io::Result<Vec<u8>> {
 /// makes; `None` for anything else (no DSN, no item, a cut or bad item).
 fn parse(bytes: &[u8]) -> Option<Envelope> {
     let (header, mut rest) = split_line(bytes)?;
-    let header: HashMap<String, Value> = serde_json::from_slice(header).ok()?;
+    let header = json(header)?;
     let mut envelope = Envelope {
         event_id: header
             .get("event_id")
@@ -546,9 +546,12 @@ fn parse(bytes: &[u8]) -> Option<Envelope> {
     let mut items = 0;
     while !rest.is_empty() {
         let (item_header, after) = split_line(rest)?;
-        let item_header: HashMap<String, Value> = serde_json::from_slice(item_header).ok()?;
+        let item_header = json(item_header)?;
         let len = usize::try_from(item_header.get("length")?.as_u64()?).ok()?;
-        let payload: Value = serde_json::from_slice(after.get(..len)?).ok()?;
+        let payload = after.get(..len)?;
+        // Whole JSON, or the item is cut or bad.
+        json(payload)?;
+        let json = String::from_utf8(payload.to_vec()).ok()?;
         let kind = match item_header.get("type").and_then(Value::as_str) {
             Some(EVENT) => Some(EVENT),
             Some(TRANSACTION) => Some(TRANSACTION),
@@ -558,7 +561,7 @@ fn parse(bytes: &[u8]) -> Option<Envelope> {
         if let Some(kind) = kind {
             envelope.items.push(Item {
                 kind,
-                payload,
+                json,
                 redactions: Redactions::default(),
             });
         }
@@ -586,8 +589,14 @@ pub(crate) fn count_lost(bytes: Option<&[u8]>, category: Category, reason: &str,
 }
 
 fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
-    let i = bytes.iter().position(|&b| b == b'\n')?;
+    let i = memchr::memchr(b'\n', bytes)?;
     Some((&bytes[..i], &bytes[i + 1..]))
+}
+
+/// One JSON value, when `bytes` are exactly that (through `FromStr`, whose
+/// parser is compiled in `serde_json`).
+fn json(bytes: &[u8]) -> Option<Value> {
+    std::str::from_utf8(bytes).ok()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -608,11 +617,10 @@ mod tests {
         Envelope {
             event_id: Some(format!("{n:032x}")),
             dsn: Some("http://key@127.0.0.1:9/1".into()),
-            items: vec![Item {
-                kind: "event",
-                payload: serde_json::json!({ "event_id": format!("{n:032x}"), "message": "m" }),
-                redactions: Redactions::default(),
-            }],
+            items: vec![Item::new(
+                "event",
+                &serde_json::json!({ "event_id": format!("{n:032x}"), "message": "m" }),
+            )],
         }
         .to_bytes()
     }
@@ -741,10 +749,7 @@ mod tests {
         }
         let s = summary(&dir);
         assert!(s.envelopes <= MAX_ENVELOPES, "{}", s.envelopes);
-        let dropped = losses
-            .take_item()
-            .map(|i| i.payload.to_string())
-            .unwrap_or_default();
+        let dropped = losses.take_item().map(|i| i.json).unwrap_or_default();
         assert!(dropped.contains("cache_overflow"), "{dropped}");
         remove_all(&dir).unwrap();
     }
@@ -772,7 +777,7 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(summary(&dir).envelopes, MAX_ENVELOPES);
-        let report = losses.take_item().unwrap().payload.to_string();
+        let report = losses.take_item().unwrap().json;
         assert!(
             report.contains(r#""quantity":7,"reason":"queue_overflow""#),
             "{report}"

@@ -61,7 +61,10 @@ impl Captured {
         envelopes
             .iter()
             .flat_map(|e| e.items.iter())
-            .map(|i| (i.kind.to_owned(), i.payload.clone()))
+            .map(|i| {
+                let payload = i.json.parse().unwrap_or(Value::Null);
+                (i.kind.to_owned(), payload)
+            })
             .collect()
     }
 
