@@ -68,23 +68,14 @@ pub(crate) fn warm() -> bool {
 }
 
 pub(crate) fn parse_backtrace_text(text: &str, site: Option<(&str, u32)>) -> Vec<Frame> {
-    let mut frames: Vec<Frame> = Vec::new();
+    // Read as borrowed lines first: most frames (the capture, tracing's
+    // dispatch, the runtime) are dropped, and only the kept ones are built.
+    let mut lines: Vec<Line<'_>> = Vec::new();
     for line in text.lines() {
         let trimmed = line.trim_start();
         if let Some(location) = trimmed.strip_prefix("at ") {
-            if let Some(frame) = frames.last_mut() {
-                let mut parts = location.rsplitn(3, ':');
-                let col = parts.next().and_then(|c| c.parse::<u64>().ok());
-                let line_no = parts.next().and_then(|l| l.parse::<u64>().ok());
-                match (parts.next(), line_no, col) {
-                    (Some(file), Some(l), Some(c)) => {
-                        frame.abs_path = Some(file.to_owned());
-                        frame.filename = Some(short_file(file).to_owned());
-                        frame.lineno = Some(l);
-                        frame.colno = Some(c);
-                    }
-                    _ => frame.abs_path = Some(location.to_owned()),
-                }
+            if let Some(last) = lines.last_mut() {
+                last.location = Some(location);
             }
             continue;
         }
@@ -94,45 +85,76 @@ pub(crate) fn parse_backtrace_text(text: &str, site: Option<(&str, u32)>) -> Vec
         if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        let function = function.trim();
-        frames.push(Frame {
+        lines.push(Line {
+            function: function.trim(),
+            location: None,
+        });
+    }
+    let named =
+        |l: &Line<'_>, prefixes: &[&str]| prefixes.iter().any(|p| l.function.starts_with(p));
+    // Drop the frames above the call site: the capture, tracing's dispatch, std's.
+    let at_site = site.and_then(|(file, line)| {
+        lines.iter().position(|l| {
+            l.file_line().is_some_and(|(path, l)| {
+                l == u64::from(line) && (path.ends_with(file) || file.ends_with(path))
+            })
+        })
+    });
+    let first = at_site.unwrap_or_else(|| {
+        lines
+            .iter()
+            .take_while(|l| named(l, CAPTURE_FRAMES))
+            .count()
+    });
+    let kept = lines.get(first..).unwrap_or_default();
+    // Drop the runtime frames below `main`.
+    let kept = match kept.iter().position(|l| named(l, RUNTIME_FRAMES)) {
+        Some(end) => &kept[..end],
+        None => kept,
+    };
+    kept.iter().rev().map(Line::frame).collect()
+}
+
+/// One frame of a `Backtrace`'s text, borrowed: its function and `at` line.
+struct Line<'a> {
+    function: &'a str,
+    location: Option<&'a str>,
+}
+
+impl Line<'_> {
+    /// The location's file, line and column, when it has all three.
+    fn parts(&self) -> Option<(&str, u64, u64)> {
+        let mut parts = self.location?.rsplitn(3, ':');
+        let col = parts.next()?.parse().ok()?;
+        let line = parts.next()?.parse().ok()?;
+        Some((parts.next()?, line, col))
+    }
+
+    fn file_line(&self) -> Option<(&str, u64)> {
+        self.parts().map(|(file, line, _)| (file, line))
+    }
+
+    fn frame(&self) -> Frame {
+        let function = self.function;
+        let mut frame = Frame {
             function: Some(function.to_owned()),
             in_app: Some(
                 function.contains("::") && !NOT_IN_APP.iter().any(|p| function.starts_with(p)),
             ),
             ..Default::default()
-        });
-    }
-    let named = |f: &Frame, prefixes: &[&str]| {
-        f.function
-            .as_deref()
-            .is_some_and(|name| prefixes.iter().any(|p| name.starts_with(p)))
-    };
-    // Drop the frames above the call site: the capture, tracing's dispatch, std's.
-    let at_site = site.and_then(|(file, line)| {
-        frames.iter().position(|f| {
-            f.lineno == Some(u64::from(line))
-                && f.abs_path
-                    .as_deref()
-                    .is_some_and(|p| p.ends_with(file) || file.ends_with(p))
-        })
-    });
-    match at_site {
-        Some(i) => drop(frames.drain(..i)),
-        None => {
-            let leading = frames
-                .iter()
-                .take_while(|f| named(f, CAPTURE_FRAMES))
-                .count();
-            frames.drain(..leading);
+        };
+        match (self.parts(), self.location) {
+            (Some((file, line, col)), _) => {
+                frame.abs_path = Some(file.to_owned());
+                frame.filename = Some(short_file(file).to_owned());
+                frame.lineno = Some(line);
+                frame.colno = Some(col);
+            }
+            (None, Some(location)) => frame.abs_path = Some(location.to_owned()),
+            (None, None) => {}
         }
+        frame
     }
-    // Drop the runtime frames below `main`.
-    if let Some(first_runtime) = frames.iter().position(|f| named(f, RUNTIME_FRAMES)) {
-        frames.truncate(first_runtime);
-    }
-    frames.reverse();
-    frames
 }
 
 /// The path relative to the crate (`src/lib.rs`) or registry package where it can be told.
