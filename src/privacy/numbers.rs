@@ -152,6 +152,9 @@ pub(crate) fn cards(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<St
                 if digits > 19 || (j == last && glued_end) {
                     break;
                 }
+                if digits < 13 {
+                    continue;
+                }
                 // One group, or the groups of a printed card: two numbers that
                 // happen to pass the check (`5221846 732136`) are not a card.
                 let grouped = i == j
@@ -159,7 +162,7 @@ pub(crate) fn cards(p: &Patterns, s: &str, counts: &mut Redactions) -> Option<St
                         g.len() == j - i + 1
                             && g.iter().zip(&groups[i..=j]).all(|(n, r)| *n == r.len())
                     });
-                if digits >= 13 && grouped && card_valid(&s[groups[i].start..groups[j].end]) {
+                if grouped && card_valid(&s[groups[i].start..groups[j].end]) {
                     found = Some(j);
                     break;
                 }
