@@ -385,73 +385,45 @@ fn never_panics_on_odd_text() {
     }
 }
 
-/// Scrubbing each of `chunks`, repeated to 32 and 128 KiB, is linear.
-fn large_inputs_are_linear(chunks: &[&str]) {
+/// Scrubbing text dense in this machine's names (alice's home folder, user
+/// name and host name) is linear: 32 then 128 KiB of each chunk must take well
+/// under 16 times as long (what a quadratic pass would take). A ratio of sizes,
+/// not an absolute bound: a loaded machine is slow, not quadratic. The rules
+/// that need no machine names are held in `tests/privacy_linear.rs`.
+#[test]
+fn large_inputs_with_machine_names_are_linear() {
     let s = alice();
-    // A ratio of sizes, not an absolute bound (a loaded machine is slow, not
-    // quadratic): 4× the text must take well under 16×, what a quadratic pass
-    // would take. The faster of two runs of each size.
-    let fastest = |text: &str| {
-        (0..2)
-            .map(|_| {
-                let start = Instant::now();
-                let _ = s.scrub_str(text, &mut Redactions::default());
-                start.elapsed()
-            })
-            .min()
-            .unwrap_or_default()
+    let time = |text: &str| {
+        let start = Instant::now();
+        let _ = s.scrub_str(text, &mut Redactions::default());
+        start.elapsed()
     };
-    for &chunk in chunks {
+    for chunk in [
+        "alice ",
+        "alice-laptop.",
+        "alice-laptop.corp.example ",
+        "/home/alice/x ",
+        "~alice/",
+        "a",
+        "al",
+    ] {
         let small = chunk.repeat((32 << 10) / chunk.len());
         let big = chunk.repeat((128 << 10) / chunk.len());
-        let (t_small, t_big) = (fastest(&small), fastest(&big));
-        let ratio = t_big.as_secs_f64() / t_small.as_secs_f64().max(1e-6);
-        eprintln!("{chunk:?}: 32 KiB {t_small:?}, 128 KiB {t_big:?}, ratio {ratio:.1}");
-        // Below a millisecond the clock says nothing about the growth.
-        if t_big > Duration::from_millis(1) {
-            assert!(
-                ratio < 9.0,
-                "{chunk:?}: 4x the text took {ratio:.1}x the time ({t_small:?} -> {t_big:?})"
-            );
-        }
+        // The faster of two runs of the small text (noise there would hide
+        // growth); noise in the big one only fails a try, and three are made.
+        let mut tries = Vec::new();
+        let linear = (0..3).any(|_| {
+            let t_small = time(&small).min(time(&small));
+            let t_big = time(&big);
+            tries.push((t_small, t_big));
+            // Below a millisecond the clock says nothing about the growth.
+            t_big < t_small * 9 + Duration::from_millis(1)
+        });
+        assert!(
+            linear,
+            "{chunk:?}: 4x the text took 9x the time or more: {tries:?}"
+        );
     }
-}
-
-/// Runs of digits: the phone, card and address rules (one of two tests the
-/// harness runs side by side, each about half of the time).
-#[test]
-fn large_number_runs_are_linear() {
-    large_inputs_are_linear(&[
-        "1", "1.", "1-", "+1", "555-123-", "(555) ", "01 ", "4111 ", "1.2.3.4 ",
-    ]);
-}
-
-/// Every other rule.
-#[test]
-fn large_other_inputs_are_linear() {
-    large_inputs_are_linear(&[
-        "a",
-        "a=",
-        "a:",
-        "\\\\a\\",
-        "00:1a:",
-        "001a.",
-        "hooks.slack.com/",
-        "Password=a;",
-        "PWD={",
-        "::",
-        "@a.",
-        "/home/",
-        "~a/",
-        "eyJ",
-        "password=x ",
-        "é",
-        "\"k\": ",
-        "x ",
-        "https://",
-        "a@b.co ",
-        "a:1:",
-    ]);
 }
 
 #[test]
