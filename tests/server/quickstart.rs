@@ -13,8 +13,13 @@ use std::process::Command;
 
 use common::faults::{Injector, Mode};
 
-/// The example's binary, built by the cargo that runs this test (so it is never stale).
+/// The example's binary, built by the cargo that runs this test (so it is never stale), once per run.
 fn quickstart() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(build_quickstart).clone()
+}
+
+fn build_quickstart() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(cargo);
     command
