@@ -75,7 +75,7 @@ pub(crate) fn parse_backtrace_text(text: &str, site: Option<(&str, u32)>) -> Vec
         let trimmed = line.trim_start();
         if let Some(location) = trimmed.strip_prefix("at ") {
             if let Some(last) = lines.last_mut() {
-                last.location = Some(location);
+                last.locate(location);
             }
             continue;
         }
@@ -87,7 +87,7 @@ pub(crate) fn parse_backtrace_text(text: &str, site: Option<(&str, u32)>) -> Vec
         }
         lines.push(Line {
             function: function.trim(),
-            location: None,
+            ..Line::default()
         });
     }
     let named =
@@ -95,9 +95,9 @@ pub(crate) fn parse_backtrace_text(text: &str, site: Option<(&str, u32)>) -> Vec
     // Drop the frames above the call site: the capture, tracing's dispatch, std's.
     let at_site = site.and_then(|(file, line)| {
         lines.iter().position(|l| {
-            l.file_line().is_some_and(|(path, l)| {
-                l == u64::from(line) && (path.ends_with(file) || file.ends_with(path))
-            })
+            l.lineno == Some(u64::from(line))
+                && l.abs_path
+                    .is_some_and(|p| p.ends_with(file) || file.ends_with(p))
         })
     });
     let first = at_site.unwrap_or_else(|| {
@@ -115,45 +115,47 @@ pub(crate) fn parse_backtrace_text(text: &str, site: Option<(&str, u32)>) -> Vec
     kept.iter().rev().map(Line::frame).collect()
 }
 
-/// One frame of a `Backtrace`'s text, borrowed: its function and `at` line.
+/// One frame of a `Backtrace`'s text, borrowed: its function and what its
+/// `at` lines said, each in turn (as [`Frame`]'s fields would hold them).
+#[derive(Default)]
 struct Line<'a> {
     function: &'a str,
-    location: Option<&'a str>,
+    abs_path: Option<&'a str>,
+    file: Option<&'a str>,
+    lineno: Option<u64>,
+    colno: Option<u64>,
 }
 
-impl Line<'_> {
-    /// The location's file, line and column, when it has all three.
-    fn parts(&self) -> Option<(&str, u64, u64)> {
-        let mut parts = self.location?.rsplitn(3, ':');
-        let col = parts.next()?.parse().ok()?;
-        let line = parts.next()?.parse().ok()?;
-        Some((parts.next()?, line, col))
-    }
-
-    fn file_line(&self) -> Option<(&str, u64)> {
-        self.parts().map(|(file, line, _)| (file, line))
+impl<'a> Line<'a> {
+    /// Takes in an `at FILE:LINE:COL` line (anything else is kept as the path).
+    fn locate(&mut self, location: &'a str) {
+        let mut parts = location.rsplitn(3, ':');
+        let col = parts.next().and_then(|c| c.parse::<u64>().ok());
+        let line = parts.next().and_then(|l| l.parse::<u64>().ok());
+        match (parts.next(), line, col) {
+            (Some(file), Some(line), Some(col)) => {
+                self.abs_path = Some(file);
+                self.file = Some(file);
+                self.lineno = Some(line);
+                self.colno = Some(col);
+            }
+            _ => self.abs_path = Some(location),
+        }
     }
 
     fn frame(&self) -> Frame {
         let function = self.function;
-        let mut frame = Frame {
+        Frame {
             function: Some(function.to_owned()),
             in_app: Some(
                 function.contains("::") && !NOT_IN_APP.iter().any(|p| function.starts_with(p)),
             ),
+            abs_path: self.abs_path.map(str::to_owned),
+            filename: self.file.map(|f| short_file(f).to_owned()),
+            lineno: self.lineno,
+            colno: self.colno,
             ..Default::default()
-        };
-        match (self.parts(), self.location) {
-            (Some((file, line, col)), _) => {
-                frame.abs_path = Some(file.to_owned());
-                frame.filename = Some(short_file(file).to_owned());
-                frame.lineno = Some(line);
-                frame.colno = Some(col);
-            }
-            (None, Some(location)) => frame.abs_path = Some(location.to_owned()),
-            (None, None) => {}
         }
-        frame
     }
 }
 
@@ -172,7 +174,7 @@ fn short_file(path: &str) -> &str {
         if let Some(i) = path.rfind(marker) {
             // keep the package directory: ".../sentry-core-0.49.5/src/hub.rs" -> "sentry-core-0.49.5/src/hub.rs"
             let before = &path[..i];
-            let start = before.rfind(['/', '\\']).map(|j| j + 1).unwrap_or(0);
+            let start = memchr::memrchr2(b'/', b'\\', before.as_bytes()).map_or(0, |j| j + 1);
             return &path[start..];
         }
     }
