@@ -374,7 +374,7 @@ impl Scrubber {
     /// A function, module or package name: unchanged unless it holds a path.
     fn code_name(&self, value: &mut Value, cx: &mut Walk<'_>) {
         match value {
-            Value::String(s) if !s.contains(['/', '\\']) => {}
+            Value::String(s) if memchr::memchr2(b'/', b'\\', s.as_bytes()).is_none() => {}
             other => self.walk(other, cx),
         }
     }
