@@ -404,8 +404,12 @@ fn large_inputs_with_machine_names_are_linear() {
         "alice-laptop.corp.example ",
         "/home/alice/x ",
         "~alice/",
+        "~a/",
+        "/home/",
         "a",
         "al",
+        "a=",
+        "a:",
     ] {
         let small = chunk.repeat((32 << 10) / chunk.len());
         let big = chunk.repeat((128 << 10) / chunk.len());
