@@ -135,3 +135,22 @@ fn an_error_inside_a_sampled_span_carries_its_trace() {
     assert_eq!(parse["status"], "internal_error");
     assert_eq!(event["transaction"], "import");
 }
+
+/// What `testing::Captured` returns is what was sent, to the last digit of
+/// every timestamp: each item, written out again, is found in the wire bytes.
+#[test]
+fn captured_items_are_the_numbers_sent() {
+    let (telemetry, captured) = start(builder(&[]).traces_sample_rate(1.0));
+    run(&telemetry, || {
+        record(20);
+        tracing::error!("after the spans");
+    });
+    assert!(telemetry.flush(FLUSH));
+    let sent = captured.serialized();
+    let items = captured.items();
+    assert!(items.len() >= 2, "{items:#?}");
+    for (kind, item) in items {
+        let text = item.to_string();
+        assert!(sent.contains(&text), "{kind} read back as {text}");
+    }
+}
