@@ -63,7 +63,25 @@ pub struct TempDir {
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("openadapt-spooltest-{tag}-{}", nonce()));
+        Self::under(std::env::temp_dir(), tag)
+    }
+
+    /// In memory (`/dev/shm`, where there is one), for a test of the spool's
+    /// own rules rather than the disk: on ext4 its thousands of files made and
+    /// removed cost more kernel time (inode allocation after deletes) than the
+    /// whole pipeline does.
+    #[allow(dead_code, reason = "not every test binary uses it")]
+    pub fn in_memory(tag: &str) -> TempDir {
+        let shm = PathBuf::from("/dev/shm");
+        if shm.is_dir() {
+            Self::under(shm, tag)
+        } else {
+            Self::new(tag)
+        }
+    }
+
+    fn under(parent: PathBuf, tag: &str) -> TempDir {
+        let path = parent.join(format!("openadapt-spooltest-{tag}-{}", nonce()));
         let _ = std::fs::remove_dir_all(&path);
         TempDir { path }
     }
