@@ -277,6 +277,29 @@ mod tests {
     }
 
     #[test]
+    fn each_at_line_is_taken_in_turn() {
+        // An inlined function's symbol has no index: its `at` line goes to the
+        // frame above it. A location without a column replaces the path only.
+        let text = "\
+   0: myapp::a
+             at ./src/a.rs:12:5
+      myapp::inlined
+             at ./src/b.rs:20
+   1: myapp::main
+             at ./src/main.rs:3:5
+";
+        let frames = parse_backtrace_text(text, None);
+        let a = frames.last().expect("a frame");
+        assert_eq!(a.function.as_deref(), Some("myapp::a"));
+        assert_eq!(a.abs_path.as_deref(), Some("./src/b.rs:20"));
+        assert_eq!(a.filename.as_deref(), Some("./src/a.rs"));
+        assert_eq!((a.lineno, a.colno), (Some(12), Some(5)));
+        // The call site is matched on that line and path.
+        let frames = parse_backtrace_text(text, Some(("src/main.rs", 3)));
+        assert_eq!(frames.len(), 1);
+    }
+
+    #[test]
     fn short_file_keeps_the_package() {
         assert_eq!(
             short_file("/home/a/.cargo/registry/src/x/sentry-core-0.49.5/src/hub.rs"),
