@@ -340,9 +340,9 @@ fn fit(payload: &mut Value) -> Option<String> {
             }
         }
         // Serialised once, here: the envelope, the spool and the preview
-        // write this text (through `Display`, whose serialiser is compiled in
-        // `serde_json`, not again in each caller).
-        let json = payload.to_string();
+        // write this text. Into bytes, not through `Display`: its formatter's
+        // call per piece makes that twice as slow in a release build.
+        let json = String::from_utf8(serde_json::to_vec(payload).ok()?).ok()?;
         if json.len() <= ITEM {
             return Some(json);
         }
