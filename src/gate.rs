@@ -135,11 +135,23 @@ impl Losses {
 
     /// Counts the items of a lost envelope (its client report's counts go back).
     pub(crate) fn lose(&self, envelope: &Envelope, reason: &str) {
-        for item in &envelope.items {
-            match item.kind {
+        self.lose_items(
+            envelope.items.iter().map(|i| (i.kind, i.json.as_str())),
+            reason,
+        );
+    }
+
+    /// As [`lose`](Self::lose), for items given as (type, JSON text).
+    pub(crate) fn lose_items<'a>(
+        &self,
+        items: impl IntoIterator<Item = (&'a str, &'a str)>,
+        reason: &str,
+    ) {
+        for (kind, json) in items {
+            match kind {
                 EVENT => self.add(reason, "error", 1),
                 TRANSACTION => self.add(reason, "transaction", 1),
-                CLIENT_REPORT => self.absorb(&item.json),
+                CLIENT_REPORT => self.absorb(json),
                 _ => {}
             }
         }

@@ -29,10 +29,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::gate::{
-    CACHE_OVERFLOW, CLIENT_REPORT, Category, EVENT, Envelope, INTERNAL_ERROR, Item, Losses,
-    TRANSACTION,
+    CACHE_OVERFLOW, CLIENT_REPORT, Category, EVENT, Envelope, INTERNAL_ERROR, Losses, TRANSACTION,
 };
-use crate::privacy::Redactions;
 use crate::queue::lock_briefly;
 
 /// Most envelopes kept.
@@ -530,17 +528,20 @@ fn read_file(path: &Path) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// A whole envelope read back: its DSN and its items of the types the gate
-/// makes; `None` for anything else (no DSN, no item, a cut or bad item).
-fn parse(bytes: &[u8]) -> Option<Envelope> {
+/// A whole envelope read back, borrowed from its bytes: its DSN and its items
+/// of the types the gate makes, as (type, JSON text).
+struct Read<'a> {
+    dsn: String,
+    items: Vec<(&'static str, &'a str)>,
+}
+
+/// Reads a whole envelope; `None` for anything else (no DSN, no item, a cut or
+/// bad item).
+fn parse(bytes: &[u8]) -> Option<Read<'_>> {
     let (header, mut rest) = split_line(bytes)?;
     let header = json(header)?;
-    let mut envelope = Envelope {
-        event_id: header
-            .get("event_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        dsn: Some(header.get("dsn")?.as_str()?.to_owned()),
+    let mut read = Read {
+        dsn: header.get("dsn")?.as_str()?.to_owned(),
         items: Vec::new(),
     };
     let mut items = 0;
@@ -548,10 +549,9 @@ fn parse(bytes: &[u8]) -> Option<Envelope> {
         let (item_header, after) = split_line(rest)?;
         let item_header = json(item_header)?;
         let len = usize::try_from(item_header.get("length")?.as_u64()?).ok()?;
-        let payload = after.get(..len)?;
+        let payload = std::str::from_utf8(after.get(..len)?).ok()?;
         // Whole JSON, or the item is cut or bad.
-        json(payload)?;
-        let json = String::from_utf8(payload.to_vec()).ok()?;
+        payload.parse::<Value>().ok()?;
         let kind = match item_header.get("type").and_then(Value::as_str) {
             Some(EVENT) => Some(EVENT),
             Some(TRANSACTION) => Some(TRANSACTION),
@@ -559,22 +559,18 @@ fn parse(bytes: &[u8]) -> Option<Envelope> {
             _ => None,
         };
         if let Some(kind) = kind {
-            envelope.items.push(Item {
-                kind,
-                json,
-                redactions: Redactions::default(),
-            });
+            read.items.push((kind, payload));
         }
         rest = after.get(len..)?;
         rest = rest.strip_prefix(b"\n").unwrap_or(rest);
         items += 1;
     }
-    (items > 0).then_some(envelope)
+    (items > 0).then_some(read)
 }
 
 /// The DSN in a whole envelope's header; `None` for anything else.
 fn envelope_dsn(bytes: &[u8]) -> Option<String> {
-    parse(bytes)?.dsn
+    Some(parse(bytes)?.dsn)
 }
 
 /// Counts a spooled envelope dropped unsent as lost for `reason`: its events
@@ -583,7 +579,7 @@ fn envelope_dsn(bytes: &[u8]) -> Option<String> {
 /// count as one item of `category`.
 pub(crate) fn count_lost(bytes: Option<&[u8]>, category: Category, reason: &str, losses: &Losses) {
     match bytes.and_then(parse) {
-        Some(envelope) => losses.lose(&envelope, reason),
+        Some(read) => losses.lose_items(read.items, reason),
         None => losses.add(reason, category.as_str(), 1),
     }
 }
@@ -602,6 +598,7 @@ fn json(bytes: &[u8]) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gate::Item;
 
     fn temp_dir(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
