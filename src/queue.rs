@@ -127,6 +127,32 @@ pub(crate) struct ErrorRecord {
     pub(crate) count: u64,
 }
 
+impl ErrorRecord {
+    /// A record with only its origin and fingerprint, made now on this thread;
+    /// the rest empty (fill it with struct update syntax).
+    pub(crate) fn new(origin: Origin, fingerprint: u64) -> ErrorRecord {
+        ErrorRecord {
+            fingerprint,
+            origin,
+            message: None,
+            chain: Vec::new(),
+            typed: false,
+            debug_text: None,
+            propagating: false,
+            fields: Vec::new(),
+            tags: Vec::new(),
+            crumbs: Trail::default(),
+            backtrace: None,
+            location: None,
+            trace: None,
+            spans: Vec::new(),
+            thread: std::thread::current().id(),
+            timestamp: SystemTime::now(),
+            count: 1,
+        }
+    }
+}
+
 /// A finished span.
 #[derive(Debug)]
 pub(crate) struct SpanRecord {
@@ -520,23 +546,8 @@ mod tests {
 
     fn record(fingerprint: u64) -> ErrorRecord {
         ErrorRecord {
-            fingerprint,
-            origin: Origin::Test,
             message: Some("m".into()),
-            chain: Vec::new(),
-            typed: false,
-            debug_text: None,
-            propagating: false,
-            fields: Vec::new(),
-            tags: Vec::new(),
-            crumbs: Trail::default(),
-            backtrace: None,
-            location: None,
-            trace: None,
-            spans: Vec::new(),
-            thread: std::thread::current().id(),
-            timestamp: SystemTime::now(),
-            count: 1,
+            ..ErrorRecord::new(Origin::Test, fingerprint)
         }
     }
 

@@ -19,7 +19,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once, Weak};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
 
@@ -187,27 +187,16 @@ fn report_panic(info: &std::panic::PanicHookInfo<'_>) {
         .location()
         .map(|l| format!("{}:{}", l.file(), l.line()));
     shared.push_error(ErrorRecord {
-        fingerprint: crate::random::random_u64(),
-        origin: Origin::Panic,
-        message: None,
         chain: vec![Link {
             ty: "panic".to_owned(),
             value: message,
             kind: None,
         }],
         typed: true,
-        debug_text: None,
-        propagating: false,
-        fields: Vec::new(),
-        tags: Vec::new(),
         crumbs: crate::crumbs::snapshot(crate::crumbs::Home::Thread),
         backtrace: crate::layer::capture_stack(shared),
         location,
-        trace: None,
-        spans: Vec::new(),
-        thread: std::thread::current().id(),
-        timestamp: SystemTime::now(),
-        count: 1,
+        ..ErrorRecord::new(Origin::Panic, crate::random::random_u64())
     });
     // Sent now if the network takes it within the shutdown timeout (the worker
     // makes it durable first); else what is in memory goes to the spool.

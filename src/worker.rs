@@ -538,7 +538,6 @@ fn lock_for_exit(shared: &Shared) -> Option<std::sync::MutexGuard<'_, Queue>> {
 mod tests {
     use super::*;
     use crate::queue::{Link, SpanStep};
-    use std::time::SystemTime;
 
     static META: tracing_core::Metadata<'static> = {
         struct Cs;
@@ -571,27 +570,15 @@ mod tests {
 
     fn report(value: &str, spans: Vec<SpanStep>, propagating: bool, typed: bool) -> ErrorRecord {
         ErrorRecord {
-            fingerprint: 0,
-            origin: Origin::Event(&META),
-            message: None,
             chain: vec![Link {
                 ty: if typed { "std::io::Error" } else { "Error" }.into(),
                 value: value.into(),
                 kind: None,
             }],
             typed,
-            debug_text: None,
             propagating,
-            fields: Vec::new(),
-            tags: Vec::new(),
-            crumbs: Default::default(),
-            backtrace: None,
-            location: None,
-            trace: None,
             spans,
-            thread: std::thread::current().id(),
-            timestamp: SystemTime::now(),
-            count: 1,
+            ..ErrorRecord::new(Origin::Event(&META), 0)
         }
     }
 

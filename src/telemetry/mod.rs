@@ -687,23 +687,8 @@ impl Telemetry {
         let shared = &instance.shared;
         let _ = shared.take_last_delivery();
         shared.push_error(ErrorRecord {
-            fingerprint: crate::random::random_u64(),
-            origin: Origin::Test,
             message: Some("openadapt-telemetry test event".to_owned()),
-            chain: Vec::new(),
-            typed: false,
-            debug_text: None,
-            propagating: false,
-            fields: Vec::new(),
-            tags: Vec::new(),
-            crumbs: Default::default(),
-            backtrace: None,
-            location: None,
-            trace: None,
-            spans: Vec::new(),
-            thread: std::thread::current().id(),
-            timestamp: std::time::SystemTime::now(),
-            count: 1,
+            ..ErrorRecord::new(Origin::Test, crate::random::random_u64())
         });
         if !shared.flush(timeout) {
             return Delivery::Unreachable(format!("no answer within {timeout:?}"));
