@@ -56,7 +56,7 @@ fn main() {
     if !telemetry.is_enabled() {
         eprintln!(
             "telemetry is off ({}): nothing to show",
-            telemetry.config().enabled().source()
+            telemetry.config().enabled().source
         );
         return;
     }

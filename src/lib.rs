@@ -245,7 +245,6 @@ mod worker;
 
 pub use crate::config::{Config, Setting, Source};
 pub use crate::layer::{TelemetryLayer, layer};
-pub use crate::notice::show_first_run_notice;
 pub use crate::telemetry::{Telemetry, TelemetryBuilder};
 pub use crate::transport::Delivery;
 

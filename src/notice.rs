@@ -13,29 +13,15 @@ use crate::internal::ci_variable;
 /// The file name, in the config file's folder.
 const FILE_NAME: &str = "notice_shown";
 
-/// Prints [`TELEMETRY_HELP`](crate::TELEMETRY_HELP) to stderr the first time
-/// it is called on this machine; returns whether it printed.
-///
-/// It prints nothing when telemetry is off or has no DSN to send to, in CI (a
-/// CI variable such as `CI` or `GITHUB_ACTIONS` is set), when stderr is not a
-/// terminal, when `config` has no config file path, or when the notice cannot
-/// be recorded as shown (so it never shows on every run). Pass the config of
-/// the running telemetry, which knows the package's DSN:
-///
-/// ```no_run
-/// use openadapt_telemetry::{Telemetry, show_first_run_notice};
-///
-/// # const DSN: &str = "https://key@glitchtip.example.com/1";
-/// let telemetry = Telemetry::builder("openadapt-capture", "1.0.0").dsn(DSN).init();
-/// show_first_run_notice(telemetry.config());
-/// ```
-pub fn show_first_run_notice(config: &Config) -> bool {
+/// [`Telemetry::show_first_run_notice`](crate::Telemetry::show_first_run_notice):
+/// the notice on stderr when it is a terminal.
+pub(crate) fn show_first_run_notice(config: &Config) -> bool {
     let stderr = std::io::stderr();
     let terminal = stderr.is_terminal();
     write_first_run_notice(config, &process_env, terminal, &mut stderr.lock())
 }
 
-/// [`show_first_run_notice`](crate::show_first_run_notice) with its inputs
+/// [`Telemetry::show_first_run_notice`](crate::Telemetry::show_first_run_notice) with its inputs
 /// given: the environment lookup (for the CI variables), whether the output is
 /// a terminal, and where to write.
 ///
@@ -72,7 +58,7 @@ pub fn write_first_run_notice(
     terminal: bool,
     out: &mut dyn Write,
 ) -> bool {
-    if !terminal || !*config.enabled().value() || config.dsn().value().is_none() || in_ci(env) {
+    if !terminal || !config.enabled().value || config.dsn().value.is_none() || in_ci(env) {
         return false;
     }
     let Some(config_file) = config.file_path() else {

@@ -98,9 +98,9 @@ pub(super) fn set_enabled(on: bool, invalid: IfInvalid) -> Result<ExitCode, Fail
         ));
     }
     let after = Config::load();
-    let now = *after.enabled().value();
+    let now = after.enabled().value;
     if now != on {
-        let source = after.enabled().source();
+        let source = &after.enabled().source;
         let note = match source {
             Source::DoNotTrack | Source::Env(_) | Source::NotUtf8(_) | Source::Manifest { .. } => {
                 format!(

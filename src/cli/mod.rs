@@ -304,8 +304,8 @@ fn origin(source: &Source) -> String {
 /// value, or the file's `"enabled"`), and the problem behind a fail-closed
 /// "off" (invalid file, bad DSN, `send_default_pii`).
 fn why(config: &Config) -> String {
-    let on = *config.enabled().value();
-    let decided = config.enabled().source();
+    let on = config.enabled().value;
+    let decided = &config.enabled().source;
     let origin = match decided {
         Source::Env(name) if *name == ENABLED_VAR => match env_text(name) {
             Some(value) => format!("{decided}={value}"),
@@ -323,13 +323,13 @@ fn why(config: &Config) -> String {
         return format!("{origin} is invalid: {reason}");
     }
     if !on
-        && config.dsn().value().is_none()
-        && config.dsn().source() == decided
-        && *config.dsn().source() != Source::Default
+        && config.dsn().value.is_none()
+        && config.dsn().source == *decided
+        && config.dsn().source != Source::Default
     {
         return format!("{origin}: its DSN does not parse");
     }
-    if !on && *config.send_default_pii().value() && config.send_default_pii().source() == decided {
+    if !on && config.send_default_pii().value && config.send_default_pii().source == *decided {
         return format!("{origin}: send_default_pii is true, and sending personal data is refused");
     }
     match decided {

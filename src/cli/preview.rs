@@ -49,7 +49,7 @@ pub(super) fn preview() -> Result<ExitCode, Failure> {
          \x20 - a span (a performance transaction; with the default settings 1 in 100 is sent)\n\
          \x20 - a feature use (counted: one usage event per feature per flush)\n",
     );
-    if !*current.enabled().value() {
+    if !current.enabled().value {
         out.push_str(&format!(
             "Telemetry is off here ({}): none of this would be sent.\n",
             why(&current)

@@ -27,7 +27,7 @@ pub(super) fn reset_id(delete: bool) -> Result<ExitCode, Failure> {
         )
     };
     let mut out = String::new();
-    let on = *config.enabled().value();
+    let on = config.enabled().value;
     if delete || !on {
         match id.delete().map_err(fail)? {
             Some(old) => {

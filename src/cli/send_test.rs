@@ -42,13 +42,13 @@ pub(super) fn send_test(dsn: Option<String>) -> Result<ExitCode, Failure> {
         .init();
     // (init printed the configuration's warnings, if any)
     let config = telemetry.config();
-    if !*config.enabled().value() {
+    if !config.enabled().value {
         return Err(Failure::Failed(format!(
             "telemetry is off ({}): nothing was sent",
             why(config)
         )));
     }
-    let Some((host, project)) = config.dsn().value().as_deref().and_then(dsn_summary) else {
+    let Some((host, project)) = config.dsn().value.as_deref().and_then(dsn_summary) else {
         return Err(Failure::Failed(format!(
             "no DSN configured: pass --dsn URL, or set {DSN_VAR} or \"dsn\" in the config file"
         )));
@@ -56,7 +56,7 @@ pub(super) fn send_test(dsn: Option<String>) -> Result<ExitCode, Failure> {
     let source = if flag {
         "--dsn".to_owned()
     } else {
-        origin(config.dsn().source())
+        origin(&config.dsn().source)
     };
     say(&format!(
         "Sending a test event to {host}, project {project} ({source})…\n"

@@ -72,18 +72,18 @@ pub(super) fn status(as_json: bool) -> Result<ExitCode, Failure> {
 
 /// A DSN row of `status`: host and project, or none and what that means.
 fn dsn_row(setting: &Setting<Option<String>>, none: &str) -> (String, String) {
-    match setting.value().as_deref().and_then(dsn_summary) {
+    match setting.value.as_deref().and_then(dsn_summary) {
         Some((host, project)) => (
             format!("{host}, project {project}"),
-            format!("{} (key not shown)", origin(setting.source())),
+            format!("{} (key not shown)", origin(&setting.source)),
         ),
-        None if *setting.source() != Source::Default => (
+        None if setting.source != Source::Default => (
             "none".to_owned(),
-            format!("{}: it does not parse", origin(setting.source())),
+            format!("{}: it does not parse", origin(&setting.source)),
         ),
         None => (
             "none".to_owned(),
-            format!("{}: {none}", origin(setting.source())),
+            format!("{}: {none}", origin(&setting.source)),
         ),
     }
 }
@@ -92,14 +92,14 @@ fn status_text(config: &Config, id: &IdState) -> String {
     use std::fmt::Write as _;
 
     let mut out = String::new();
-    let on = *config.enabled().value();
+    let on = config.enabled().value;
     let _ = writeln!(
         out,
         "Telemetry is {}, decided by: {}.",
         on_off(on).to_uppercase(),
         why(config)
     );
-    if on && config.dsn().value().is_none() {
+    if on && config.dsn().value.is_none() {
         let _ = writeln!(
             out,
             "No DSN is configured here (packages bring their own): a package with one sends."
@@ -133,18 +133,18 @@ fn status_text(config: &Config, id: &IdState) -> String {
     row("usage_dsn", value, source);
     row(
         "environment",
-        config.environment().value().clone(),
-        origin(config.environment().source()),
+        config.environment().value.clone(),
+        origin(&config.environment().source),
     );
     row(
         "sample_rate",
-        rate(*config.sample_rate().value()),
-        origin(config.sample_rate().source()),
+        rate(config.sample_rate().value),
+        origin(&config.sample_rate().source),
     );
     row(
         "traces_sample_rate",
-        rate(*config.traces_sample_rate().value()),
-        origin(config.traces_sample_rate().source()),
+        rate(config.traces_sample_rate().value),
+        origin(&config.traces_sample_rate().source),
     );
     for (key, setting) in [
         ("error_tracking", config.error_tracking()),
@@ -152,21 +152,21 @@ fn status_text(config: &Config, id: &IdState) -> String {
         ("feature_usage", config.feature_usage()),
         ("send_default_pii", config.send_default_pii()),
     ] {
-        row(key, setting.value().to_string(), origin(setting.source()));
+        row(key, setting.value.to_string(), origin(&setting.source));
     }
     row(
         "internal",
-        yes_no(*config.internal().value()).to_owned(),
+        yes_no(config.internal().value).to_owned(),
         format!(
             "{}: {}",
-            origin(config.internal().source()),
+            origin(&config.internal().source),
             config.internal_reason()
         ),
     );
     row(
         "ci",
-        yes_no(*config.ci().value()).to_owned(),
-        match config.ci().source() {
+        yes_no(config.ci().value).to_owned(),
+        match config.ci().source {
             Source::Env(name) => format!("{name} is set"),
             _ => "no CI variable is set".to_owned(),
         },
@@ -313,7 +313,7 @@ fn spool_json(spool: &Option<(PathBuf, spool::Summary)>) -> Value {
 
 fn status_json(config: &Config, id: &IdState) -> Value {
     fn setting<T>(setting: &Setting<T>, value: Value) -> Value {
-        json!({ "value": value, "source": origin(setting.source()) })
+        json!({ "value": value, "source": origin(&setting.source) })
     }
     let number = |value: f32| {
         rate(value)
@@ -324,7 +324,7 @@ fn status_json(config: &Config, id: &IdState) -> Value {
     };
     let dsn = |setting: &Setting<Option<String>>| {
         setting
-            .value()
+            .value
             .as_deref()
             .and_then(dsn_summary)
             .map(|(host, project)| json!({ "host": host, "project_id": project }))
@@ -347,26 +347,26 @@ fn status_json(config: &Config, id: &IdState) -> Value {
         _ => Value::Null,
     };
     json!({
-        "enabled": config.enabled().value(),
+        "enabled": config.enabled().value,
         "why": why(config),
         "settings": {
-            "enabled": setting(config.enabled(), Value::from(*config.enabled().value())),
+            "enabled": setting(config.enabled(), Value::from(config.enabled().value)),
             "dsn": setting(config.dsn(), dsn(config.dsn())),
             "usage_dsn": setting(config.usage_dsn(), dsn(config.usage_dsn())),
-            "environment": setting(config.environment(), Value::from(config.environment().value().clone())),
-            "sample_rate": setting(config.sample_rate(), number(*config.sample_rate().value())),
-            "traces_sample_rate": setting(config.traces_sample_rate(), number(*config.traces_sample_rate().value())),
-            "error_tracking": setting(config.error_tracking(), Value::from(*config.error_tracking().value())),
-            "performance_tracking": setting(config.performance_tracking(), Value::from(*config.performance_tracking().value())),
-            "feature_usage": setting(config.feature_usage(), Value::from(*config.feature_usage().value())),
-            "send_default_pii": setting(config.send_default_pii(), Value::from(*config.send_default_pii().value())),
+            "environment": setting(config.environment(), Value::from(config.environment().value.clone())),
+            "sample_rate": setting(config.sample_rate(), number(config.sample_rate().value)),
+            "traces_sample_rate": setting(config.traces_sample_rate(), number(config.traces_sample_rate().value)),
+            "error_tracking": setting(config.error_tracking(), Value::from(config.error_tracking().value)),
+            "performance_tracking": setting(config.performance_tracking(), Value::from(config.performance_tracking().value)),
+            "feature_usage": setting(config.feature_usage(), Value::from(config.feature_usage().value)),
+            "send_default_pii": setting(config.send_default_pii(), Value::from(config.send_default_pii().value)),
         },
         "internal": {
-            "value": config.internal().value(),
-            "source": origin(config.internal().source()),
+            "value": config.internal().value,
+            "source": origin(&config.internal().source),
             "reason": config.internal_reason(),
         },
-        "ci": setting(config.ci(), Value::from(*config.ci().value())),
+        "ci": setting(config.ci(), Value::from(config.ci().value)),
         "preview": preview,
         "config_file": main,
         "config_files": config.config_files().iter().map(file_json).collect::<Vec<_>>(),

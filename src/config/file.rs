@@ -495,7 +495,7 @@ mod tests {
             &Overrides::default(),
         );
         assert_eq!(c.file_state(), &FileState::Loaded);
-        assert_eq!(c.environment().value(), "dev");
+        assert_eq!(c.environment().value, "dev");
     }
 
     #[test]
@@ -637,7 +637,7 @@ mod tests {
         std::fs::remove_file(&xdg)?;
         let c = locate_with(&env);
         assert_eq!(c.config_files().len(), 1);
-        assert_eq!(c.environment().value(), "shared");
+        assert_eq!(c.environment().value, "shared");
         // no shared file, an XDG file: read
         std::fs::remove_file(&shared)?;
         std::fs::write(&xdg, r#"{"enabled": false}"#)?;
@@ -654,7 +654,7 @@ mod tests {
         with_named.push((CONFIG, text_of(&named)?));
         let c = locate_with(&with_named);
         assert!(on(&c));
-        assert_eq!(c.environment().source(), &Source::File(named.clone()));
+        assert_eq!(c.environment().source, Source::File(named.clone()));
         assert_eq!(c.config_files().len(), 1);
         std::fs::remove_dir_all(&dir)?;
         Ok(())

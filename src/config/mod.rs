@@ -120,26 +120,32 @@ impl fmt::Display for Source {
     }
 }
 
-/// An effective value and where it came from.
+/// An effective value and where it came from, as [`Config`]'s accessors give
+/// it (by shared reference: a program reads its configuration, it does not
+/// change it here).
+///
+/// ```
+/// use openadapt_telemetry::Telemetry;
+///
+/// let telemetry = Telemetry::builder("openadapt-demo", "0.1.0")
+///     .enabled(false) // a doc test sends nothing
+///     .init();
+/// let enabled = telemetry.config().enabled();
+/// // "telemetry off (builder (package default))", unless a variable decides.
+/// println!("telemetry {} ({})", if enabled.value { "on" } else { "off" }, enabled.source);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Setting<T> {
-    value: T,
-    source: Source,
+    /// The effective value.
+    pub value: T,
+    /// Where the effective value came from.
+    pub source: Source,
 }
 
 impl<T> Setting<T> {
     fn new(value: T, source: Source) -> Self {
         Self { value, source }
-    }
-
-    /// The effective value.
-    pub fn value(&self) -> &T {
-        &self.value
-    }
-
-    /// Where the effective value came from.
-    pub fn source(&self) -> &Source {
-        &self.source
     }
 }
 

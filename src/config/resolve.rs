@@ -966,7 +966,7 @@ mod tests {
                 &b,
                 signals(),
             );
-            assert_eq!(*c.internal().value(), internal, "{value}");
+            assert_eq!(c.internal().value, internal, "{value}");
         }
         let c = resolve(
             &env_of(&[(internal::FROM_GIT, "true")]),
@@ -984,7 +984,7 @@ mod tests {
             &b,
             signals(),
         );
-        assert!(!*c.internal().value());
+        assert!(!c.internal().value);
         assert_eq!(
             c.warnings(),
             [warn(
@@ -1186,9 +1186,7 @@ mod tests {
                     r#"invalid "traces_sample_rate" in config file /cfg/openadapt/telemetry.json: -1: expected a number from 0.0 to 1.0; using 0.01"#,
                 ],
                 check: |c| {
-                    on(c)
-                        && *c.sample_rate().value() == 1.0
-                        && *c.traces_sample_rate().value() == 0.01
+                    on(c) && c.sample_rate().value == 1.0 && c.traces_sample_rate().value == 0.01
                 },
             },
             Bad {
@@ -1325,7 +1323,7 @@ mod tests {
                     ..none()
                 },
                 warnings: &[],
-                check: |c| on(c) && c.dsn().value().as_deref() == Some(GOOD_DSN),
+                check: |c| on(c) && c.dsn().value.as_deref() == Some(GOOD_DSN),
             },
             Bad {
                 name: "send_default_pii true in the file: refused",
@@ -1337,7 +1335,7 @@ mod tests {
                 ],
                 check: |c| {
                     show(c.enabled()) == ("false".to_owned(), from_file())
-                        && *c.send_default_pii().value()
+                        && c.send_default_pii().value
                 },
             },
             Bad {
@@ -1547,7 +1545,7 @@ mod tests {
         };
         let c = run(&[], None, &builder);
         assert_eq!(show(c.usage_dsn()), ("None".to_owned(), Source::Default));
-        assert!(*c.feature_usage().value());
+        assert!(c.feature_usage().value);
 
         let c = run(
             &[(USAGE_DSN, "https://secretkey@usage.example")],
@@ -1579,7 +1577,7 @@ mod tests {
             &Overrides::default(),
         );
         assert_eq!(
-            c.usage_dsn().value().as_deref(),
+            c.usage_dsn().value.as_deref(),
             Some("https://k@usage.example/2")
         );
         assert!(c.warnings().is_empty());
@@ -1646,7 +1644,7 @@ mod tests {
                 c.warnings()
             );
             // errors and transactions are still on
-            assert!(*c.error_tracking().value() && *c.performance_tracking().value());
+            assert!(c.error_tracking().value && c.performance_tracking().value);
         }
         let c = run(&[("CI", "1"), (IN_CI, "please")], None, &b);
         assert_eq!(
@@ -1726,7 +1724,7 @@ mod tests {
             &builder,
             signals(),
         );
-        assert_eq!(c.enabled().source(), &Source::DoNotTrack);
+        assert_eq!(c.enabled().source, Source::DoNotTrack);
         // telemetry = true: on
         std::fs::write(&cargo, "[workspace.metadata.openadapt]\ntelemetry = true\n")?;
         let c = resolve(

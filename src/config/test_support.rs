@@ -45,11 +45,11 @@ pub(super) fn warn(line: &str) -> String {
 }
 
 pub(super) fn show<T: fmt::Debug>(setting: &Setting<T>) -> (String, Source) {
-    (format!("{:?}", setting.value()), setting.source().clone())
+    (format!("{:?}", setting.value), setting.source.clone())
 }
 
 pub(super) fn on(c: &Config) -> bool {
-    *c.enabled().value()
+    c.enabled().value
 }
 
 pub(super) type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -335,7 +335,7 @@ impl TelemetryBuilder {
             config,
             instance: None,
         };
-        if !*config.enabled().value() {
+        if !config.enabled().value {
             return off(config);
         }
         let Some((outbox, dsn)) = self.outbox(&config, env) else {
@@ -363,7 +363,7 @@ impl TelemetryBuilder {
         } else {
             config
                 .dsn()
-                .value()
+                .value
                 .as_ref()
                 .and_then(|_| crate::identity::install_id(&config))
         };
@@ -373,7 +373,7 @@ impl TelemetryBuilder {
             tags,
             contexts,
             release,
-            environment: cut_chars(config.environment().value(), TAG_VALUE),
+            environment: cut_chars(&config.environment().value, TAG_VALUE),
             server_name: cut_chars(&self.package, TAG_VALUE),
             user_id,
             // Usage events go to their own project when one is set (a bad one
@@ -381,18 +381,18 @@ impl TelemetryBuilder {
             usage_dsn: Some(
                 config
                     .usage_dsn()
-                    .value()
+                    .value
                     .clone()
                     .unwrap_or_else(|| dsn.clone()),
             ),
             dsn: Some(dsn),
         });
         let switches = Switches {
-            error_tracking: *config.error_tracking().value(),
-            performance_tracking: *config.performance_tracking().value(),
-            feature_usage: *config.feature_usage().value(),
-            sample_rate: f64::from(*config.sample_rate().value()),
-            traces_sample_rate: f64::from(*config.traces_sample_rate().value()),
+            error_tracking: config.error_tracking().value,
+            performance_tracking: config.performance_tracking().value,
+            feature_usage: config.feature_usage().value,
+            sample_rate: f64::from(config.sample_rate().value),
+            traces_sample_rate: f64::from(config.traces_sample_rate().value),
             level: self.level,
         };
         let shared = Arc::new(Shared::new(switches, crate::runtime::generation()));
@@ -435,7 +435,7 @@ impl TelemetryBuilder {
         config: &Config,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Option<(Outbox, String)> {
-        let dsn = config.dsn().value().clone();
+        let dsn = config.dsn().value.clone();
         let local = |sink: Box<dyn Sink>| {
             Some((
                 Outbox::Local(sink),
@@ -501,14 +501,11 @@ fn base_tags(
     let python_bool = |on: bool| if on { "True" } else { "False" };
     let mut tags = Map::new();
     for (key, value) in [
-        (
-            "internal",
-            python_bool(*config.internal().value()).to_owned(),
-        ),
-        ("ci", python_bool(*config.ci().value()).to_owned()),
+        ("internal", python_bool(config.internal().value).to_owned()),
+        ("ci", python_bool(config.ci().value).to_owned()),
         ("package", package.to_owned()),
         ("package_version", version.to_owned()),
-        ("environment", config.environment().value().clone()),
+        ("environment", config.environment().value.clone()),
         ("os", os_name().to_owned()),
         ("os_version", os_release()),
         ("arch", std::env::consts::ARCH.to_owned()),
@@ -648,6 +645,26 @@ impl Telemetry {
     /// The resolved configuration, each value with where it came from.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Prints [`TELEMETRY_HELP`](crate::TELEMETRY_HELP) to stderr the first time
+    /// a program calls this on this machine; returns whether it printed.
+    ///
+    /// It prints nothing when telemetry is off or has no DSN to send to, in CI
+    /// (a CI variable such as `CI` or `GITHUB_ACTIONS` is set), when stderr is
+    /// not a terminal, when there is no config file path, or when the notice
+    /// cannot be recorded as shown (so it never shows on every run). "Shown" is
+    /// the file `notice_shown` beside the config file, shared by every package.
+    ///
+    /// ```no_run
+    /// use openadapt_telemetry::Telemetry;
+    ///
+    /// # const DSN: &str = "https://key@glitchtip.example.com/1";
+    /// let telemetry = Telemetry::builder("openadapt-capture", "1.0.0").dsn(DSN).init();
+    /// telemetry.show_first_run_notice();
+    /// ```
+    pub fn show_first_run_notice(&self) -> bool {
+        crate::notice::show_first_run_notice(&self.config)
     }
 
     /// Sends everything queued so far, waiting at most `timeout`. Returns `true`

@@ -14,7 +14,7 @@ fn assert_off(
         !telemetry.is_enabled(),
         "{vars:?} should turn telemetry off"
     );
-    assert!(!telemetry.config().enabled().value());
+    assert!(!telemetry.config().enabled().value);
     run(&telemetry, || {
         tracing::error!(feature = "x", "boom");
         let _s = tracing::info_span!("work").entered();
@@ -47,8 +47,8 @@ fn every_opt_out_path() {
 fn do_not_track_names_its_source() {
     let (telemetry, _) = start(builder(&[("DO_NOT_TRACK", "1")]).dsn(DSN));
     assert_eq!(
-        telemetry.config().enabled().source(),
-        &openadapt_telemetry::Source::DoNotTrack
+        telemetry.config().enabled().source,
+        openadapt_telemetry::Source::DoNotTrack
     );
 }
 

@@ -182,7 +182,7 @@ fn hostile_child() {
                 .capture_panics(false)
                 .init();
             assert!(!telemetry.is_enabled());
-            println!("source={}", telemetry.config().enabled().source());
+            println!("source={}", telemetry.config().enabled().source);
         }
         // preview to this file, twice
         "preview" => {
