@@ -62,6 +62,11 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>, SystemTime)> {
 fn earlier_run(server: &Injector, spool: &Path) {
     let telemetry = common::spool::builder(&server.dsn(), spool).init();
     log_everything(&telemetry);
+    // Settled before the guard's drop, as a run that ended: the drop returns
+    // after its shutdown timeout, and the worker it leaves behind in this
+    // process could still be writing the spool (in a process of its own, the
+    // first stack trace takes 0.1 to 0.3 s to read, after a copy without it).
+    assert!(telemetry.flush(Duration::from_secs(10)));
     drop(telemetry);
     assert!(
         common::spool::envelope_names(spool).len() >= 5,
