@@ -249,7 +249,8 @@ pub use crate::telemetry::{Telemetry, TelemetryBuilder};
 pub use crate::transport::Delivery;
 
 /// What telemetry collects, what it never collects, and how to turn it off:
-/// for a CLI's `--help` or a first-run notice.
+/// for a CLI's `--help`, or once per machine as the first-run notice
+/// ([`Telemetry::show_first_run_notice`]).
 pub const TELEMETRY_HELP: &str = "\
 OpenAdapt collects anonymous usage data to improve the software.
 
