@@ -131,7 +131,8 @@ impl fmt::Display for Source {
 ///     .enabled(false) // a doc test sends nothing
 ///     .init();
 /// let enabled = telemetry.config().enabled();
-/// // "telemetry off (builder (package default))", unless a variable decides.
+/// // e.g. "telemetry off (builder (package default))"; a variable, the config
+/// // file or a repository opt-out may decide instead.
 /// println!("telemetry {} ({})", if enabled.value { "on" } else { "off" }, enabled.source);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
