@@ -229,6 +229,12 @@ impl TelemetryBuilder {
     /// default, 80 ms, so a program exits at once whatever the network does;
     /// when nothing can be spooled (preview mode, [`no_spool`](Self::no_spool),
     /// or no cache folder), 2 s.
+    ///
+    /// The drop does not wait for work under way past this timeout: in a
+    /// program that goes on running, the worker finishes it in the background
+    /// (a request, for up to its 5 s timeout, whose envelope goes back to the
+    /// spool if it fails; or the process's first stack trace, 0.1 to 0.3 s to
+    /// read). [`Telemetry::flush`] before the drop leaves nothing under way.
     pub fn shutdown_timeout(self, timeout: Duration) -> Self {
         Self {
             shutdown_timeout: Some(timeout),
